@@ -1,0 +1,51 @@
+"""Every exception replaystore raises, in one small module.
+
+Each error carries the HTTP `status` it becomes; `wsgi.py` turns any `ReplayStoreError` into
+`{"detail": str(error)}` with that status.
+"""
+
+from __future__ import annotations
+
+
+class ReplayStoreError(Exception):
+    """Base of every error a caller can provoke; never a server fault."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class IngestError(ReplayStoreError):
+    """A batch could not be ingested; names the item and field. Nothing was written."""
+
+    def __init__(self, detail: str, *, item: str | None = None, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.item = item
+        self.field = field
+
+
+class SearchError(ReplayStoreError):
+    """A search query string could not be parsed or compiled (always a 400)."""
+
+    def __init__(self, detail: str, *, position: int | None = None) -> None:
+        super().__init__(detail)
+        self.position = position
+
+
+class ApiError(ReplayStoreError):
+    """A request was refused; `status` says how (400, 401, 403, 404, 405, 413, 503)."""
+
+    def __init__(self, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class NotFound(ApiError):
+    def __init__(self, detail: str = "The requested resource does not exist") -> None:
+        super().__init__(detail, 404)
+
+
+class CatalogError(ReplayStoreError):
+    """An organization, project or token operation was refused (bad slug, duplicate id...)."""

@@ -1,0 +1,1 @@
+"""query stage (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""storage stage (see DESIGN.md)."""

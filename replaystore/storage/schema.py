@@ -1,0 +1,199 @@
+"""The Arrow schemas of every stored table: the one place a stored column is defined.
+
+Conventions (they hold for every table):
+
+* ids (`replay_id`, error/trace/event ids) are 32 lower-case hex digits, no dashes;
+* timestamps are `timestamp[us, tz=UTC]` (deltalake-notes §8.2: no naive timestamps);
+* strings are never null in raw tables: "" means "no value" (as Snuba's processor writes);
+* `month` (`YYYY-MM`) is the Hive partition column and is not stored inside the Parquet files.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+STR_LIST = pa.list_(pa.string())
+
+# One row per replay event (recording segment): the raw truth.
+SEGMENTS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("segment_id", pa.int32()),
+        ("timestamp", TS),  # when the SDK flushed the segment (event `timestamp`)
+        ("replay_start_timestamp", TS),  # nullable
+        ("received", TS),  # when we accepted it (`dateAdded` of recording-segments)
+        ("replay_type", pa.string()),
+        ("platform", pa.string()),
+        ("environment", pa.string()),
+        ("release", pa.string()),
+        ("dist", pa.string()),
+        ("title", pa.string()),  # the `transaction` tag, removed from tags
+        ("urls", STR_LIST),
+        ("error_ids", STR_LIST),
+        ("trace_ids", STR_LIST),
+        ("user_id", pa.string()),
+        ("user_name", pa.string()),
+        ("user_email", pa.string()),
+        ("user_ip", pa.string()),  # dotted IPv4 text or "" (IPv6 is never shown, b.2)
+        ("user_geo_city", pa.string()),
+        ("user_geo_country_code", pa.string()),
+        ("user_geo_region", pa.string()),
+        ("user_geo_subdivision", pa.string()),
+        ("browser_name", pa.string()),
+        ("browser_version", pa.string()),
+        ("os_name", pa.string()),
+        ("os_version", pa.string()),
+        ("device_name", pa.string()),
+        ("device_brand", pa.string()),
+        ("device_family", pa.string()),
+        ("device_model", pa.string()),
+        ("sdk_name", pa.string()),
+        ("sdk_version", pa.string()),
+        ("tags_key", STR_LIST),  # parallel to tags_value, order kept, duplicates allowed
+        ("tags_value", STR_LIST),
+        ("error_sample_rate", pa.float64()),  # -1.0 when absent
+        ("session_sample_rate", pa.float64()),
+        ("has_blob", pa.bool_()),  # a recording body was stored for this segment
+        ("month", pa.string()),
+    ]
+)
+
+# One row per click (plain, dead or rage), deduplicated on (project_id, replay_id, event_hash).
+CLICKS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("event_hash", pa.string()),  # 32 hex: md5(replay_id + str(int ts) + str(node_id))
+        ("timestamp", TS),  # breadcrumb timestamp, full precision
+        ("segment_id", pa.int32()),  # the segment whose recording held the breadcrumb
+        ("environment", pa.string()),
+        ("node_id", pa.int64()),
+        ("tag", pa.string()),
+        ("id", pa.string()),
+        ("class", STR_LIST),
+        ("text", pa.string()),
+        ("role", pa.string()),
+        ("alt", pa.string()),
+        ("testid", pa.string()),
+        ("aria_label", pa.string()),
+        ("title", pa.string()),
+        ("component_name", pa.string()),
+        ("is_dead", pa.bool_()),
+        ("is_rage", pa.bool_()),
+        ("month", pa.string()),
+    ]
+)
+
+# One row per error/warning/info event linked to a replay; key (project_id, replay_id, event_id).
+LINKS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("event_id", pa.string()),
+        ("level", pa.string()),  # fatal | error | warning | info | debug
+        ("timestamp", TS),
+        ("month", pa.string()),
+    ]
+)
+
+# Archive markers written by DELETE: one row per deleted (project_id, replay_id).
+ARCHIVES = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("timestamp", TS),  # deletion time
+        ("started_at", TS),  # the replay's started_at before deletion (null if never seen)
+        ("month", pa.string()),
+    ]
+)
+
+CLICK_STRUCT = pa.struct(
+    [
+        ("tag", pa.string()),
+        ("id", pa.string()),
+        ("class", STR_LIST),
+        ("text", pa.string()),
+        ("role", pa.string()),
+        ("alt", pa.string()),
+        ("testid", pa.string()),
+        ("aria_label", pa.string()),
+        ("title", pa.string()),
+        ("component_name", pa.string()),
+        ("is_dead", pa.bool_()),
+        ("is_rage", pa.bool_()),
+    ]
+)
+
+TAG_STRUCT = pa.struct([("key", pa.string()), ("value", pa.string())])
+
+# One row per replay: every aggregate of the API response precomputed (DESIGN.md "Tables").
+# Nullable string columns are null when no row had a non-empty value (b.2 "null if none").
+REPLAYS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("started_at", TS),  # min replay_start_timestamp (segment timestamp if absent)
+        ("finished_at", TS),  # max segment timestamp (SPEC §3)
+        ("duration", pa.int64()),  # whole seconds finished_at - started_at
+        ("count_segments", pa.int64()),
+        ("count_urls", pa.int64()),
+        ("urls", STR_LIST),  # concatenated in segment order
+        ("count_errors", pa.int64()),
+        ("count_warnings", pa.int64()),
+        ("count_infos", pa.int64()),
+        ("error_ids", STR_LIST),
+        ("warning_ids", STR_LIST),
+        ("info_ids", STR_LIST),
+        ("trace_ids", STR_LIST),
+        ("count_dead_clicks", pa.int64()),
+        ("count_rage_clicks", pa.int64()),
+        ("activity", pa.int64()),
+        ("is_archived", pa.bool_()),
+        ("environment", pa.string()),
+        ("releases", STR_LIST),
+        ("dist", pa.string()),
+        ("platform", pa.string()),
+        ("replay_type", pa.string()),
+        ("user_id", pa.string()),
+        ("user_name", pa.string()),
+        ("user_email", pa.string()),
+        ("user_ip", pa.string()),
+        ("user_geo_city", pa.string()),
+        ("user_geo_country_code", pa.string()),
+        ("user_geo_region", pa.string()),
+        ("user_geo_subdivision", pa.string()),
+        ("browser_name", pa.string()),
+        ("browser_version", pa.string()),
+        ("os_name", pa.string()),
+        ("os_version", pa.string()),
+        ("device_name", pa.string()),
+        ("device_brand", pa.string()),
+        ("device_family", pa.string()),
+        ("device_model", pa.string()),
+        ("sdk_name", pa.string()),
+        ("sdk_version", pa.string()),
+        ("tags", pa.list_(TAG_STRUCT)),  # distinct (key, value) pairs
+        ("clicks", pa.list_(CLICK_STRUCT)),  # every click row, for click.* search
+        ("updated_at", TS),  # when this summary row was computed (newest wins)
+        ("month", pa.string()),  # of started_at
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "segments": SEGMENTS,
+    "clicks": CLICKS,
+    "links": LINKS,
+    "archives": ARCHIVES,
+    "replays": REPLAYS,
+}
+
+# Upsert keys (DESIGN.md): a row whose key is already stored is not written again.
+KEYS: dict[str, tuple[str, ...]] = {
+    "segments": ("project_id", "replay_id", "segment_id"),
+    "clicks": ("project_id", "replay_id", "event_hash"),
+    "links": ("project_id", "replay_id", "event_id"),
+    "archives": ("project_id", "replay_id"),
+    "replays": ("project_id", "replay_id"),
+}
