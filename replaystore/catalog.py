@@ -1,0 +1,196 @@
+"""Organizations, projects (slug, numeric id, DSN public keys) and API tokens of a store.
+
+Kept as one JSON document, `catalog.json`, in the store's data folder. Every update is a
+read-modify-write under an exclusive lock, published by writing a temporary file and renaming
+it over the old one, so a reader sees the old or the new catalog, never half of one. Tokens
+are stored only as SHA-256 digests and compared in constant time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from replaystore.errors import CatalogError
+
+CATALOG_FILE = "catalog.json"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+DSN_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Project:
+    org: str
+    slug: str
+    id: int
+    dsn_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CatalogData:
+    organizations: tuple[str, ...]
+    projects: tuple[Project, ...]
+    token_hashes: tuple[tuple[str, str], ...]  # (sha256 hex, org slug)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _empty() -> CatalogData:
+    return CatalogData(organizations=(), projects=(), token_hashes=())
+
+
+def _decode(raw: bytes) -> CatalogData:
+    doc = orjson.loads(raw)
+    return CatalogData(
+        organizations=tuple(doc.get("organizations", [])),
+        projects=tuple(
+            Project(p["org"], p["slug"], int(p["id"]), tuple(p.get("dsn_keys", [])))
+            for p in doc.get("projects", [])
+        ),
+        token_hashes=tuple((t["sha256"], t["org"]) for t in doc.get("tokens", [])),
+    )
+
+
+def _encode(data: CatalogData) -> bytes:
+    doc = {
+        "organizations": list(data.organizations),
+        "projects": [
+            {"org": p.org, "slug": p.slug, "id": p.id, "dsn_keys": list(p.dsn_keys)}
+            for p in data.projects
+        ],
+        "tokens": [{"sha256": digest, "org": org} for digest, org in data.token_hashes],
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
+class Catalog:
+    """The catalog of one data folder; reads are cached until the file changes."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(data_dir)
+        self.path = self.dir / CATALOG_FILE
+        self._cache: tuple[float, int, CatalogData] | None = None
+        self._mutex = threading.Lock()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def data(self) -> CatalogData:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return _empty()
+        cached = self._cache
+        if cached and cached[0] == st.st_mtime and cached[1] == st.st_ino:
+            return cached[2]
+        data = _decode(self.path.read_bytes())
+        self._cache = (st.st_mtime, st.st_ino, data)
+        return data
+
+    def organizations(self) -> tuple[str, ...]:
+        return self.data().organizations
+
+    def projects(self, org: str | None = None) -> list[Project]:
+        return [p for p in self.data().projects if org is None or p.org == org]
+
+    def project(self, org: str, slug: str) -> Project | None:
+        return next((p for p in self.projects(org) if p.slug == slug), None)
+
+    def project_by_id(self, project_id: int) -> Project | None:
+        return next((p for p in self.data().projects if p.id == project_id), None)
+
+    def project_for_dsn_key(self, key: str) -> Project | None:
+        for project in self.data().projects:
+            if any(hmac.compare_digest(key, k) for k in project.dsn_keys):
+                return project
+        return None
+
+    def org_for_token(self, token: str) -> str | None:
+        """The organization a bearer token grants, or None; constant time per stored token."""
+        digest = hash_token(token)
+        found = None
+        for stored, org in self.data().token_hashes:
+            if hmac.compare_digest(digest, stored):
+                found = org
+        return found
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[CatalogData]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with self._mutex, open(self.dir / ".catalog.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self.data()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _publish(self, data: CatalogData) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".catalog-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_encode(data))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self._cache = None
+
+    def add_project(self, org: str, slug: str, project_id: int, dsn_key: str) -> Project:
+        """Register a project (creating its organization); adding a DSN key to it is fine."""
+        _check_slug("organization", org)
+        _check_slug("project", slug)
+        if not DSN_KEY_RE.match(dsn_key):
+            raise CatalogError(f"Invalid DSN key {dsn_key!r}: use 1-64 letters, digits, - or _")
+        if not 0 < project_id < 2**53:
+            raise CatalogError(f"Invalid project id {project_id}: must be a positive integer")
+        with self._locked() as data:
+            owner = next((p for p in data.projects if p.id == project_id), None)
+            if owner and (owner.org, owner.slug) != (org, slug):
+                raise CatalogError(f"Project id {project_id} is already {owner.org}/{owner.slug}")
+            same_slug = next((p for p in data.projects if (p.org, p.slug) == (org, slug)), None)
+            if same_slug and same_slug.id != project_id:
+                raise CatalogError(f"Project {org}/{slug} already has id {same_slug.id}")
+            key_owner = next((p for p in data.projects if dsn_key in p.dsn_keys), None)
+            if key_owner and key_owner.id != project_id:
+                raise CatalogError("That DSN key already belongs to another project")
+            keys = owner.dsn_keys if owner else ()
+            project = Project(org, slug, project_id, keys + (() if dsn_key in keys else (dsn_key,)))
+            projects = (*(p for p in data.projects if p.id != project_id), project)
+            orgs = data.organizations + (() if org in data.organizations else (org,))
+            self._publish(CatalogData(orgs, projects, data.token_hashes))
+            return project
+
+    def add_token(self, org: str) -> str:
+        """Create a bearer token for `org`; only its digest is kept. Returns the token."""
+        _check_slug("organization", org)
+        token = secrets.token_hex(32)
+        with self._locked() as data:
+            orgs = data.organizations + (() if org in data.organizations else (org,))
+            tokens = (*data.token_hashes, (hash_token(token), org))
+            self._publish(CatalogData(orgs, data.projects, tokens))
+        return token
+
+
+def _check_slug(kind: str, slug: str) -> None:
+    if not SLUG_RE.match(slug):
+        raise CatalogError(
+            f"Invalid {kind} slug {slug!r}: use lower-case letters, digits, - or _ (max 50)"
+        )
