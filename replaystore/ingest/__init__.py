@@ -1,1 +1,31 @@
-"""ingest stage (see DESIGN.md)."""
+"""Ingest stage (DESIGN.md): envelopes and JSONL exports → a validated, deduplicated WriteBatch.
+
+Public entry points:
+
+* `build_batch(envelopes)`: `EnvelopeInput`s (SDK envelopes) → `WriteBatch`;
+* `parse_jsonl(lines, name)`: a JSON-lines export (docs/jsonl-format.md) → `WriteBatch`;
+* `envelope_event_id(body)`: the envelope header's event id, for the HTTP 200 answer.
+
+Every malformed input raises `IngestError` naming the envelope (or line), item and field.
+"""
+
+from replaystore.ingest.envelopes import (
+    EnvelopeInput,
+    build_batch,
+    dsn_project_id,
+    envelope_event_id,
+    envelope_items_summary,
+)
+from replaystore.ingest.inflate import MAX_DECOMPRESSED
+from replaystore.ingest.jsonl import export_jsonl, parse_jsonl
+
+__all__ = [
+    "MAX_DECOMPRESSED",
+    "EnvelopeInput",
+    "build_batch",
+    "dsn_project_id",
+    "envelope_event_id",
+    "envelope_items_summary",
+    "export_jsonl",
+    "parse_jsonl",
+]

@@ -1,0 +1,88 @@
+"""Collects validated rows from any source and turns them into one deduplicated `WriteBatch`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from replaystore.errors import IngestError
+from replaystore.ingest.clicks import extract_clicks
+from replaystore.ingest.recording import Recording
+from replaystore.storage import schema
+from replaystore.storage.batch import Blob, WriteBatch
+
+SegmentKey = tuple[int, str, int]
+
+
+def located(error: IngestError, where: str) -> IngestError:
+    """The same error, prefixed with where it happened (envelope and item, or line)."""
+    item = f"{where} {error.item}" if error.item else where
+    return IngestError(f"{item}: {error.detail}", item=item, field=error.field)
+
+
+@dataclass
+class Collector:
+    """Rows in arrival order; later duplicates replace earlier ones when the batch is built."""
+
+    segments: dict[SegmentKey, dict[str, Any]] = field(default_factory=dict)
+    blobs: dict[SegmentKey, Blob] = field(default_factory=dict)
+    clicks: list[dict[str, Any]] = field(default_factory=list)
+    links: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def add_segment(self, row: dict[str, Any]) -> None:
+        key = (row["project_id"], row["replay_id"], row["segment_id"])
+        self.segments.pop(key, None)  # keep the last, in its arrival position
+        self.segments[key] = row
+
+    def add_recording(self, project_id: int, replay_id: str, recording: Recording) -> None:
+        key = (project_id, replay_id, recording.segment_id)
+        self.blobs.pop(key, None)
+        self.blobs[key] = Blob(project_id, replay_id, recording.segment_id, recording.body)
+        for row in extract_clicks(recording.events, replay_id):
+            self.clicks.append({**row, "project_id": project_id, "segment_id": key[2]})
+
+    def add_link(self, row: dict[str, Any]) -> None:
+        key = (row["project_id"], row["replay_id"], row["event_id"])
+        self.links.pop(key, None)
+        self.links[key] = row
+
+    def _environment(self, project_id: int, replay_id: str, segment_id: int) -> str:
+        row = self.segments.get((project_id, replay_id, segment_id))
+        if row is not None:
+            return row["environment"]
+        for (project, replay, _), other in self.segments.items():
+            if project == project_id and replay == replay_id and other["environment"]:
+                return other["environment"]
+        return ""
+
+    def _clicks(self) -> list[dict[str, Any]]:
+        winners: dict[tuple[int, str, str], dict[str, Any]] = {}
+        for row in self.clicks:
+            key = (row["project_id"], row["replay_id"], row["event_hash"])
+            held = winners.get(key)
+            # The dead/rage version of a click wins over the plain one; else the later one.
+            if held is None or (row["is_dead"], row["is_rage"]) >= (
+                held["is_dead"],
+                held["is_rage"],
+            ):
+                winners[key] = row
+        return [
+            {
+                **row,
+                "environment": self._environment(
+                    row["project_id"], row["replay_id"], row["segment_id"]
+                ),
+            }
+            for row in winners.values()
+        ]
+
+    def build(self) -> WriteBatch:
+        segments = [{**row, "has_blob": key in self.blobs} for key, row in self.segments.items()]
+        return WriteBatch(
+            segments=pa.Table.from_pylist(segments, schema=schema.SEGMENTS),
+            clicks=pa.Table.from_pylist(self._clicks(), schema=schema.CLICKS),
+            links=pa.Table.from_pylist(list(self.links.values()), schema=schema.LINKS),
+            blobs=list(self.blobs.values()),
+        )

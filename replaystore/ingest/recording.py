@@ -1,0 +1,77 @@
+"""A `replay_recording` payload: `{"segment_id":N}\\n` + a zlib, gzip or plain rrweb body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from replaystore.errors import IngestError
+from replaystore.ingest import values as v
+from replaystore.ingest.inflate import GZIP, ZLIB, inflate, is_gzip, is_zlib
+from replaystore.ingest.replay_event import segment_id as read_segment_id
+
+
+@dataclass(frozen=True)
+class Recording:
+    segment_id: int
+    body: bytes  # exactly as received: what the blob stores
+    events: list[Any]  # the decoded rrweb event list
+
+
+def decode_body(body: bytes, limit: int) -> bytes:
+    """The rrweb JSON text of a recording body (zlib, gzip, or plain JSON starting with `[`)."""
+    if is_zlib(body):
+        return inflate(body, ZLIB, limit, field="recording")
+    if is_gzip(body):
+        return inflate(body, GZIP, limit, field="recording")
+    if body.lstrip()[:1] == b"[":
+        if len(body) > limit:
+            raise IngestError(
+                f"recording: size exceeds the limit of {limit} bytes", field="recording"
+            )
+        return body
+    raise IngestError(
+        f"recording: body is neither zlib, gzip nor a JSON array (starts {body[:8]!r})",
+        field="recording",
+    )
+
+
+def parse_rrweb(text: bytes) -> list[Any]:
+    try:
+        events = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise IngestError(f"recording: invalid rrweb JSON ({error})", field="recording") from None
+    if not isinstance(events, list):
+        raise IngestError(
+            f"recording: expected a JSON array of rrweb events, got {v.describe(events)[:40]}",
+            field="recording",
+        )
+    return events
+
+
+def parse_recording_payload(payload: bytes, limit: int) -> Recording:
+    """Split the header line from the body, read `segment_id`, decode and parse the body."""
+    newline = payload.find(b"\n")
+    if newline < 0:
+        raise IngestError("recording: no newline after the segment header line", field="segment_id")
+    try:
+        header = orjson.loads(payload[:newline])
+    except orjson.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict):
+        raise IngestError(
+            f"recording: header line is not a JSON object: {v.describe(payload[:newline][:60])}",
+            field="segment_id",
+        )
+    if header.get("segment_id") is None:
+        raise v.fail("segment_id", "required in the recording header line")
+    number = read_segment_id(header["segment_id"])
+    body = payload[newline + 1 :]
+    return Recording(segment_id=number, body=body, events=parse_rrweb(decode_body(body, limit)))
+
+
+def recording_from_events(segment: int, events: list[Any]) -> Recording:
+    """A recording built from an already-decoded event list (JSONL `rrweb` form)."""
+    return Recording(segment_id=segment, body=orjson.dumps(events), events=events)
