@@ -1,0 +1,340 @@
+"""HTTP-agnostic request handling: parameters, scope, paging, errors -> query functions.
+
+A `Request` is what a route matched (method, path parameters, query multi-dict, headers,
+body); a `Response` is a status, headers and a body (bytes, or an iterator when streamed).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from replaystore.catalog import Catalog, Project
+from replaystore.errors import ApiError, NotFound, ReplayStoreError
+from replaystore.ingest import EnvelopeInput, envelope_event_id
+from replaystore.query import clicks, replays, segments, tags
+from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
+from replaystore.query.params import (
+    LIST_DAYS,
+    RETENTION_DAYS,
+    parse_fields,
+    parse_page,
+    parse_window,
+)
+
+JSON = "application/json"
+INTERNAL_ERROR = "An internal error occurred. The error has been logged."
+REPLAY_NOT_FOUND = "Replay not found."
+SEGMENT_NOT_FOUND = "Replay recording segment not found."
+_SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    url: str = ""  # scheme://host + path, for Link headers
+    remote_addr: str | None = None
+
+    def arg(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def args(self, name: str) -> list[str]:
+        return [v for v in self.query.get(name, ()) if v != ""]
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes | Iterable[bytes] = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str | None = JSON
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Sequence[tuple[str, str]] = ()
+) -> Response:
+    return Response(status, orjson.dumps(data), list(headers))
+
+
+def error_response(error: ReplayStoreError) -> Response:
+    return json_response({"detail": error.detail}, error.status)
+
+
+class Ingest(Protocol):
+    def submit(self, envelope: EnvelopeInput) -> None: ...
+
+
+class Store(Protocol):
+    def delete_replay(self, project_id: int, replay_id: str) -> bool: ...
+
+    def read_blob(self, project_id: int, replay_id: str, segment_id: int) -> bytes | None: ...
+
+
+def link_header(req: Request, page: Page, has_more: bool) -> tuple[str, str]:
+    """Sentry's `Link` header: previous and next cursors over offsets (c.1)."""
+    kept = [(k, v) for k, vs in req.query.items() if k != "cursor" for v in vs]
+
+    def link(offset: int, is_prev: int, rel: str, results: bool) -> str:
+        cursor = f"0:{offset}:{is_prev}"
+        query = urllib.parse.urlencode([*kept, ("cursor", cursor)])
+        flag = "true" if results else "false"
+        return f'<{req.url}?{query}>; rel="{rel}"; results="{flag}"; cursor="{cursor}"'
+
+    previous = link(max(0, page.offset - page.limit), 1, "previous", page.offset > 0)
+    following = link(page.offset + page.limit, 0, "next", has_more)
+    return ("Link", f"{previous}, {following}")
+
+
+def _page(req: Request, default_limit: int) -> Page:
+    return parse_page(
+        limit=req.arg("limit"),
+        offset=req.arg("offset"),
+        per_page=req.arg("per_page"),
+        cursor=req.arg("cursor"),
+        default_limit=default_limit,
+    )
+
+
+def _window(req: Request, default_days: int) -> Any:
+    return parse_window(
+        req.arg("statsPeriod"), req.arg("start"), req.arg("end"), default_days=default_days
+    )
+
+
+def _paged(req: Request, page: Page, result: Paged, wrap: bool = True) -> Response:
+    body = {"data": result.items} if wrap else result.items
+    return json_response(body, headers=[link_header(req, page, result.has_more)])
+
+
+def _replay_id(req: Request) -> str:
+    replay_id = replay_id_or_none(req.params["replay_id"])
+    if replay_id is None:
+        raise NotFound(REPLAY_NOT_FOUND)
+    return replay_id
+
+
+class Api:
+    """One method per route; each takes a `Request` and returns a `Response`."""
+
+    def __init__(self, store: Store, engine: Executor, catalog: Catalog, ingest: Ingest) -> None:
+        self.store = store
+        self.engine = engine
+        self.catalog = catalog
+        self.ingest = ingest
+
+    # -- scope ---------------------------------------------------------------------------
+
+    def _org_projects(self, req: Request) -> list[Project]:
+        org = req.params["org"]
+        if org not in self.catalog.organizations():
+            raise NotFound()
+        return self.catalog.projects(org)
+
+    def _project(self, req: Request) -> Project:
+        self._org_projects(req)
+        project = self.catalog.project(req.params["org"], req.params["project"])
+        if project is None:
+            raise NotFound()
+        return project
+
+    def _selected(self, req: Request) -> list[int]:
+        """`project` ids (-1 = all) and `projectSlug`s, each one of the organization (c.1)."""
+        projects = self._org_projects(req)
+        by_id = {p.id: p for p in projects}
+        by_slug = {p.slug: p for p in projects}
+        chosen: set[int] = set()
+        for value in req.args("project"):
+            if not re.fullmatch(r"-?\d{1,18}", value):
+                raise ApiError("Invalid project parameter. Values must be numbers.")
+            if int(value) == -1:
+                chosen |= set(by_id)
+            elif int(value) in by_id:
+                chosen.add(int(value))
+            else:
+                raise ApiError(f"You do not have access to project {int(value)}", 403)
+        for slug in req.args("projectSlug"):
+            if slug not in by_slug:
+                raise ApiError(f"You do not have access to project {slug}", 403)
+            chosen.add(by_slug[slug].id)
+        return sorted(chosen) if chosen or req.args("project") else sorted(by_id)
+
+    # -- replays -------------------------------------------------------------------------
+
+    def list_replays(self, req: Request) -> Response:
+        project_ids = self._selected(req)
+        page = _page(req, default_limit=10)
+        sort = req.arg("sort") or req.arg("sortBy") or req.arg("orderBy") or replays.DEFAULT_SORT
+        result = replays.list_replays(
+            self.engine,
+            project_ids=project_ids,
+            window=_window(req, LIST_DAYS),
+            page=page,
+            query=req.arg("query") or "",
+            sort=sort,
+            environments=req.args("environment"),
+            fields=parse_fields(req.args("field")),
+        )
+        return _paged(req, page, result)
+
+    def _fetch(self, req: Request, project_ids: list[int]) -> Response:
+        replay_id = _replay_id(req)
+        found = replays.get_replay(
+            self.engine,
+            replay_id,
+            project_ids=project_ids,
+            window=_window(req, RETENTION_DAYS),
+            fields=parse_fields(req.args("field")),
+        )
+        if found is None:
+            raise NotFound(REPLAY_NOT_FOUND)
+        return json_response({"data": found})
+
+    def org_replay(self, req: Request) -> Response:
+        return self._fetch(req, [p.id for p in self._org_projects(req)])
+
+    def project_replay(self, req: Request) -> Response:
+        return self._fetch(req, [self._project(req).id])
+
+    def delete_replay(self, req: Request) -> Response:
+        project = self._project(req)
+        if not replays.delete_replay(self.store, project.id, _replay_id(req)):
+            raise NotFound(REPLAY_NOT_FOUND)
+        return Response(204, b"", content_type=None)
+
+    # -- recording segments and clicks ---------------------------------------------------
+
+    def recording_segments(self, req: Request) -> Response:
+        project, replay_id = self._project(req), _replay_id(req)
+        page = _page(req, default_limit=100)
+        window = _window(req, RETENTION_DAYS)
+        result = segments.list_segments(
+            self.engine, project.id, replay_id, window=window, page=page
+        )
+        if "download" not in req.query:
+            return _paged(req, page, result)
+        ids = [item["segmentId"] for item in result.items]
+        body = segments.stream_segments(self.store, project.id, replay_id, ids)
+        return Response(200, body, [link_header(req, page, result.has_more)])
+
+    def recording_segment(self, req: Request) -> Response:
+        project, replay_id = self._project(req), _replay_id(req)
+        segment_id = int(req.params["segment_id"])
+        window = _window(req, RETENTION_DAYS)
+        found = segments.get_segment(self.engine, project.id, replay_id, segment_id, window=window)
+        if found is None:
+            raise NotFound(SEGMENT_NOT_FOUND)
+        if "download" not in req.query:
+            return json_response({"data": found})
+        data = segments.segment_json(self.store, project.id, replay_id, segment_id)
+        filename = f"replay-{replay_id}-segment-{segment_id}.json"
+        disposition = ("Content-Disposition", f'attachment; filename="{filename}"')
+        return Response(200, data, [disposition], content_type="application/octet-stream")
+
+    def clicks(self, req: Request) -> Response:
+        project, replay_id = self._project(req), _replay_id(req)
+        page = _page(req, default_limit=100)
+        result = clicks.list_clicks(
+            self.engine,
+            project.id,
+            replay_id,
+            window=_window(req, RETENTION_DAYS),
+            page=page,
+            query=req.arg("query") or "",
+        )
+        return _paged(req, page, result)
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def _tag_keys(self, req: Request, project_ids: list[int]) -> Response:
+        page = _page(req, default_limit=100)
+        result = tags.tag_keys(
+            self.engine,
+            project_ids=project_ids,
+            window=_window(req, LIST_DAYS),
+            page=page,
+            environments=req.args("environment"),
+        )
+        return _paged(req, page, result, wrap=False)
+
+    def _tag_values(self, req: Request, project_ids: list[int]) -> Response:
+        page = _page(req, default_limit=100)
+        result = tags.tag_values(
+            self.engine,
+            req.params["key"],
+            project_ids=project_ids,
+            window=_window(req, LIST_DAYS),
+            page=page,
+            environments=req.args("environment"),
+            query=req.arg("query") or "",
+            sort=req.arg("sort") or "-last_seen",
+        )
+        return _paged(req, page, result, wrap=False)
+
+    def project_tag_keys(self, req: Request) -> Response:
+        return self._tag_keys(req, [self._project(req).id])
+
+    def project_tag_values(self, req: Request) -> Response:
+        return self._tag_values(req, [self._project(req).id])
+
+    def org_tag_keys(self, req: Request) -> Response:
+        dataset = req.arg("dataset")
+        if dataset is not None and dataset != "replays":
+            raise ApiError("Invalid dataset parameter")
+        return self._tag_keys(req, self._selected(req))
+
+    def org_tag_values(self, req: Request) -> Response:
+        return self._tag_values(req, self._selected(req))
+
+    # -- envelope ingest -----------------------------------------------------------------
+
+    def _dsn_key(self, req: Request) -> str:
+        sources = [req.arg("sentry_key")]
+        for header in ("x-sentry-auth", "authorization"):
+            value = req.headers.get(header, "")
+            if value.lower().startswith("sentry "):
+                match = _SENTRY_KEY.search(value)
+                sources.append(match.group(1) if match else "")
+        given = [s for s in sources if s is not None]
+        if len(given) > 1:
+            raise ApiError("multiple authorization payloads requested", 401)
+        if not given or not given[0]:
+            raise ApiError("missing authorization information", 401)
+        return given[0]
+
+    def envelope(self, req: Request) -> Response:
+        project_id = int(req.params["project_id"])
+        key = self._dsn_key(req)
+        project = self.catalog.project_for_dsn_key(key)
+        if project is None:
+            raise ApiError("invalid api key", 401)
+        if project.id != project_id:
+            raise ApiError("project id mismatch: the DSN key is not of this project", 403)
+        self.ingest.submit(
+            EnvelopeInput(
+                body=req.body,
+                project_id=project_id,
+                client_ip=_client_ip(req),
+                user_agent=req.headers.get("user-agent"),
+                content_encoding=req.headers.get("content-encoding"),
+                received=datetime.now(UTC),
+                name="envelope",
+            )
+        )
+        return json_response({"id": envelope_event_id(req.body)})
+
+
+def _client_ip(req: Request) -> str | None:
+    forwarded = req.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    return forwarded or req.remote_addr

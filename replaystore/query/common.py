@@ -1,0 +1,101 @@
+"""What every query function shares: the executor protocol, windows, pages, ids and timestamps."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+# Replays last at most an hour: single-replay lookups widen the window by that much (b.1).
+REPLAY_SLACK = timedelta(hours=1)
+MAX_PAGE = 100
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Executor(Protocol):
+    """Runs one sqlglot SELECT over the store's views and returns every row as a dict."""
+
+    def execute(
+        self, expression: exp.Expression, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range `[start, end)`, both UTC-aware."""
+
+    start: datetime
+    end: datetime
+
+    def widened(self, by: timedelta = REPLAY_SLACK) -> Window:
+        return Window(self.start - by, self.end + by)
+
+    def condition(self, column: str) -> exp.Expression:
+        col = exp.column(column)
+        return exp.and_(col >= exp.convert(self.start), col < exp.convert(self.end))
+
+
+@dataclass(frozen=True)
+class Page:
+    """`limit` rows after skipping `offset`; queries fetch one more to learn `has_more`."""
+
+    offset: int = 0
+    limit: int = MAX_PAGE
+
+    def apply(self, select: exp.Select) -> exp.Select:
+        return select.limit(self.limit + 1).offset(self.offset)
+
+
+FULL_PAGE = Page(0, MAX_PAGE)
+SEED_PAGE = Page(0, 10)  # the seed's default `limit` of the replay list
+
+
+@dataclass(frozen=True)
+class Paged:
+    """One page of results and whether another page follows."""
+
+    items: list[Any]
+    has_more: bool
+
+
+def paged(rows: list[Any], page: Page) -> Paged:
+    return Paged(rows[: page.limit], len(rows) > page.limit)
+
+
+def replay_id_or_none(value: str) -> str | None:
+    """The 32 lower-case hex digits of a UUID given with or without dashes, else None."""
+    if len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value).hex
+    except ValueError:
+        return None
+
+
+def is_replay_id(value: str) -> bool:
+    return bool(_HEX32.match(value))
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with an explicit offset and microseconds (SPEC §3 "Timestamps out")."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def project_condition(project_ids: Sequence[int]) -> exp.Expression:
+    if not project_ids:
+        return exp.false()
+    return exp.column("project_id").isin(*(exp.convert(int(p)) for p in project_ids))
+
+
+def conjunction(conditions: Sequence[exp.Expression | None]) -> exp.Expression:
+    parts = [c for c in conditions if c is not None]
+    return exp.and_(*parts) if parts else exp.true()

@@ -1,0 +1,97 @@
+"""Browse, search, fetch and delete replays: SELECTs over the `replays` summary view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+from replaystore.query.common import (
+    SEED_PAGE,
+    Executor,
+    Page,
+    Paged,
+    Window,
+    conjunction,
+    paged,
+    project_condition,
+)
+from replaystore.query.shape import replay_object
+from replaystore.search import compile_replay_search, sort_order
+
+DEFAULT_SORT = "-started_at"
+
+
+class Deleter(Protocol):
+    def delete_replay(self, project_id: int, replay_id: str) -> bool: ...
+
+
+def _environment_condition(environments: Sequence[str] | None) -> exp.Expression | None:
+    if not environments:
+        return None
+    return exp.column("environment").isin(*(exp.convert(e) for e in environments))
+
+
+def _search_condition(query: str) -> exp.Expression | None:
+    return compile_replay_search(query) if query.strip() else None
+
+
+def _order(sort: str) -> list[exp.Ordered]:
+    order = list(sort_order(sort or DEFAULT_SORT))
+    # SPEC §3: ties are broken by replay id so pages never overlap.
+    if not any(o.this == exp.column("replay_id") for o in order):
+        order.append(exp.Ordered(this=exp.column("replay_id"), desc=False, nulls_first=False))
+    return order
+
+
+def list_replays(
+    engine: Executor,
+    *,
+    project_ids: Sequence[int],
+    window: Window,
+    page: Page = SEED_PAGE,
+    query: str = "",
+    sort: str = DEFAULT_SORT,
+    environments: Sequence[str] | None = None,
+    fields: Sequence[str] | None = None,
+) -> Paged:
+    """One page of replays started inside `window` that match `query`, in `sort` order."""
+    where = conjunction(
+        [
+            project_condition(project_ids),
+            window.condition("started_at"),
+            _environment_condition(environments),
+            _search_condition(query),
+        ]
+    )
+    select = exp.select("*").from_("replays").where(where).order_by(*_order(sort))
+    rows = engine.execute(page.apply(select))
+    result = paged(rows, page)
+    return Paged([replay_object(row, fields) for row in result.items], result.has_more)
+
+
+def get_replay(
+    engine: Executor,
+    replay_id: str,
+    *,
+    project_ids: Sequence[int],
+    window: Window,
+    fields: Sequence[str] | None = None,
+) -> dict[str, Any] | None:
+    """The replay `replay_id` (32 hex) of one of `project_ids`, or None if it is not there."""
+    where = conjunction(
+        [
+            project_condition(project_ids),
+            exp.column("replay_id").eq(exp.convert(replay_id)),
+            window.widened().condition("started_at"),
+        ]
+    )
+    select = exp.select("*").from_("replays").where(where).order_by("started_at").limit(1)
+    rows = engine.execute(select)
+    return replay_object(rows[0], fields) if rows else None
+
+
+def delete_replay(store: Deleter, project_id: int, replay_id: str) -> bool:
+    """Purge a replay's data and leave an archive marker; False if it was already archived."""
+    return store.delete_replay(project_id, replay_id)

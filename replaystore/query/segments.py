@@ -1,0 +1,116 @@
+"""Recording segments of one replay: metadata from the `segments` view, bodies from the blobs."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+from replaystore.query.common import (
+    FULL_PAGE,
+    Executor,
+    Page,
+    Paged,
+    Window,
+    conjunction,
+    iso,
+    paged,
+)
+
+log = logging.getLogger(__name__)
+# zlib.decompressobj(wbits=32 + 15) accepts both zlib and gzip headers (c.6 "auto-detect").
+_AUTO_WBITS = 47
+
+
+class BlobReader(Protocol):
+    def read_blob(self, project_id: int, replay_id: str, segment_id: int) -> bytes | None: ...
+
+
+def _replay_rows(project_id: int, replay_id: str) -> exp.Expression:
+    return exp.and_(
+        exp.column("project_id").eq(exp.convert(project_id)),
+        exp.column("replay_id").eq(exp.convert(replay_id)),
+    )
+
+
+def is_archived(engine: Executor, project_id: int, replay_id: str) -> bool:
+    select = exp.select("replay_id").from_("archives").where(_replay_rows(project_id, replay_id))
+    return bool(engine.execute(select.limit(1)))
+
+
+def _metadata(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "replayId": row["replay_id"],
+        "segmentId": row["segment_id"],
+        "projectId": str(row["project_id"]),
+        "dateAdded": iso(row.get("received") or row.get("timestamp")),
+    }
+
+
+def _segment_select(project_id: int, replay_id: str, window: Window) -> exp.Select:
+    where = conjunction(
+        [
+            _replay_rows(project_id, replay_id),
+            exp.column("segment_id").is_(exp.null()).not_(),
+            window.widened().condition("timestamp"),
+        ]
+    )
+    columns = ["project_id", "replay_id", "segment_id", "timestamp", "received"]
+    return exp.select(*columns).from_("segments").where(where)
+
+
+def list_segments(
+    engine: Executor, project_id: int, replay_id: str, *, window: Window, page: Page = FULL_PAGE
+) -> Paged:
+    """Metadata (`replayId`, `segmentId`, `projectId`, `dateAdded`) by segment id, paged."""
+    if is_archived(engine, project_id, replay_id):
+        return Paged([], False)
+    select = _segment_select(project_id, replay_id, window).order_by("segment_id")
+    result = paged(engine.execute(page.apply(select)), page)
+    return Paged([_metadata(row) for row in result.items], result.has_more)
+
+
+def get_segment(
+    engine: Executor, project_id: int, replay_id: str, segment_id: int, *, window: Window
+) -> dict[str, Any] | None:
+    """One segment's metadata, or None if it is unknown or its replay was deleted."""
+    if is_archived(engine, project_id, replay_id):
+        return None
+    where = exp.column("segment_id").eq(exp.convert(segment_id))
+    rows = engine.execute(_segment_select(project_id, replay_id, window).where(where).limit(1))
+    return _metadata(rows[0]) if rows else None
+
+
+def decompress(body: bytes) -> bytes:
+    """The rrweb JSON of a stored body: zlib or gzip streams inflated, plain JSON as is."""
+    if body.lstrip()[:1] == b"[":
+        return body
+    inflater = zlib.decompressobj(_AUTO_WBITS)
+    return inflater.decompress(body) + inflater.flush()
+
+
+def segment_json(blobs: BlobReader, project_id: int, replay_id: str, segment_id: int) -> bytes:
+    """The decompressed body of one segment; `[]` for a missing or unreadable blob (c.6)."""
+    body = blobs.read_blob(project_id, replay_id, segment_id)
+    if body is None:
+        return b"[]"
+    try:
+        return decompress(body)
+    except zlib.error:
+        log.warning("unreadable recording %s/%s/%s", project_id, replay_id, segment_id)
+        return b"[]"
+
+
+def stream_segments(
+    blobs: BlobReader, project_id: int, replay_id: str, segment_ids: list[int]
+) -> Iterator[bytes]:
+    """One JSON array holding each segment's rrweb array, produced one segment at a time."""
+    yield b"["
+    for index, segment_id in enumerate(segment_ids):
+        if index:
+            yield b","
+        yield segment_json(blobs, project_id, replay_id, segment_id)
+    yield b"]"

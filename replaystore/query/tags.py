@@ -1,0 +1,179 @@
+"""Tag keys and tag values of the replays dataset, over the `replays` summary (c.9, c.10)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from replaystore.errors import ApiError
+from replaystore.query.common import (
+    FULL_PAGE,
+    Executor,
+    Page,
+    Paged,
+    Window,
+    conjunction,
+    iso,
+    paged,
+)
+from replaystore.query.common import project_condition as _projects
+
+_TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
+# Keys that Sentry answers with an empty list (c.9).
+EMPTY_KEYS = frozenset(
+    {"replay_id", "event_id", "timestamp", "time", "profile_id", "trace", "trace.span"}
+    | {"trace.parent_span"}
+)
+# Built-in keys read a summary column instead of the tags (c.9); lists are unnested.
+SCALAR_KEYS: dict[str, str] = {
+    "replay_type": "replay_type",
+    "platform": "platform",
+    "environment": "environment",
+    "dist": "dist",
+    "user.id": "user_id",
+    "user.username": "user_name",
+    "user.email": "user_email",
+    "user.ip": "user_ip",
+    "sdk.name": "sdk_name",
+    "sdk.version": "sdk_version",
+    "os.name": "os_name",
+    "os.version": "os_version",
+    "browser.name": "browser_name",
+    "browser.version": "browser_version",
+    "device.name": "device_name",
+    "device.brand": "device_brand",
+    "device.family": "device_family",
+    "device.model_id": "device_model",
+    "device.model": "device_model",
+}
+LIST_KEYS: dict[str, str] = {"release": "releases", "releases": "releases", "url": "urls"}
+VALUE_SORTS: dict[str, str] = {"-last_seen": "last_seen", "-count": "count"}
+
+
+def tag_key_label(key: str) -> str:
+    """Sentry's display name of a tag key: `plan.total_members` -> `Plan.Total Members`."""
+    return key.replace("_", " ").title()
+
+
+def _base(
+    project_ids: Sequence[int], window: Window, environments: Sequence[str] | None
+) -> exp.Expression:
+    env = exp.column("environment").isin(*map(exp.convert, environments)) if environments else None
+    return conjunction(
+        [
+            _projects(project_ids),
+            window.condition("started_at"),
+            exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_(),
+            env,
+        ]
+    )
+
+
+def _count_replays() -> exp.Expression:
+    return exp.Count(this=exp.Distinct(expressions=[exp.column("replay_id")]))
+
+
+def tag_keys(
+    engine: Executor,
+    *,
+    project_ids: Sequence[int],
+    window: Window,
+    page: Page = FULL_PAGE,
+    environments: Sequence[str] | None = None,
+) -> Paged:
+    """Custom tag keys, most used first; `totalValues` = replays carrying the key."""
+    unnested = (
+        exp.select("replay_id", exp.Explode(this=exp.column("tags")).as_("tag"))
+        .from_("replays")
+        .where(_base(project_ids, window, environments))
+    )
+    key = exp.column("key", table="tag")
+    select = (
+        exp.select(key.as_("key"), _count_replays().as_("total"))
+        .from_(unnested.subquery("t"))
+        .group_by(key)
+        .order_by(exp.column("total").desc(), exp.column("key"))
+    )
+    result = paged(engine.execute(page.apply(select)), page)
+    items = [
+        {"key": row["key"], "name": tag_key_label(row["key"]), "totalValues": row["total"]}
+        for row in result.items
+    ]
+    return Paged(items, result.has_more)
+
+
+def parse_tag_key(key: str) -> str:
+    """The tag key of a `key` path segment (`tags[k]` allowed), or 400 as Sentry words it."""
+    inner = key[5:-1] if key.startswith("tags[") and key.endswith("]") else key
+    if not _TAG_KEY.match(inner):
+        raise ApiError(f'Invalid tag key format for "{key}"')
+    return inner
+
+
+def _values_source(key: str, base: exp.Expression) -> exp.Select:
+    """Rows of (replay_id, started_at, finished_at, value) for one key."""
+    keep = ["replay_id", "started_at", "finished_at"]
+    if key in SCALAR_KEYS:
+        column = exp.column(SCALAR_KEYS[key])
+        where = exp.and_(base, column.is_(exp.null()).not_())
+        return exp.select(*keep, column.as_("value")).from_("replays").where(where)
+    if key in LIST_KEYS:
+        explode = exp.Explode(this=exp.column(LIST_KEYS[key])).as_("value")
+        return exp.select(*keep, explode).from_("replays").where(base)
+    pairs = exp.select(*keep, exp.Explode(this=exp.column("tags")).as_("tag"))
+    pairs = pairs.from_("replays").where(base).subquery("p")
+    tag_key, tag_value = exp.column("key", table="tag"), exp.column("value", table="tag")
+    return (
+        exp.select(*keep, tag_value.as_("value")).from_(pairs).where(tag_key.eq(exp.convert(key)))
+    )
+
+
+def tag_values(
+    engine: Executor,
+    key: str,
+    *,
+    project_ids: Sequence[int],
+    window: Window,
+    page: Page = FULL_PAGE,
+    environments: Sequence[str] | None = None,
+    query: str = "",
+    sort: str = "-last_seen",
+) -> Paged:
+    """Values of one tag key with distinct-replay `count`, `firstSeen` and `lastSeen`."""
+    if sort not in VALUE_SORTS:
+        raise ApiError("Invalid sort parameter. Please use one of: -last_seen or -count")
+    key = parse_tag_key(key)
+    if key in EMPTY_KEYS:
+        return Paged([], False)
+    source = _values_source(key, _base(project_ids, window, environments)).subquery("v")
+    value = exp.column("value")
+    select = (
+        exp.select(
+            value,
+            _count_replays().as_("count"),
+            exp.Min(this=exp.column("started_at")).as_("first_seen"),
+            exp.Max(this=exp.column("finished_at")).as_("last_seen"),
+        )
+        .from_(source)
+        .group_by(value)
+        .order_by(exp.column(VALUE_SORTS[sort]).desc(), value)
+    )
+    if query:
+        needle = exp.Lower(this=exp.convert(query))
+        select = select.where(exp.StrPosition(this=exp.Lower(this=value), substr=needle) > 0)
+    result = paged(engine.execute(page.apply(select)), page)
+    return Paged([_value_item(key, row) for row in result.items], result.has_more)
+
+
+def _value_item(key: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": row["value"],
+        "value": row["value"],
+        "count": row["count"],
+        "lastSeen": iso(row["last_seen"]),
+        "firstSeen": iso(row["first_seen"]),
+    }

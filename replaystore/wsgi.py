@@ -1,0 +1,305 @@
+"""The WSGI app: one routing table -> `api`, bearer auth, CORS for ingest, bounded bodies.
+
+`make_app(data_dir)` builds the app; `serve(data_dir, host, port)` runs it under waitress.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import waitress
+
+from replaystore.api import (
+    INTERNAL_ERROR,
+    Api,
+    Ingest,
+    Request,
+    Response,
+    error_response,
+    json_response,
+)
+from replaystore.catalog import Catalog
+from replaystore.engine import Engine
+from replaystore.errors import ApiError, NotFound, ReplayStoreError
+from replaystore.ingest import EnvelopeInput, build_batch
+from replaystore.storage.store import Store
+
+log = logging.getLogger(__name__)
+MAX_BODY = 20 * 1024 * 1024  # envelopes above this are refused with 413
+_CHUNK = 64 * 1024
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+CORS_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+    (
+        "Access-Control-Allow-Headers",
+        "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, "
+        "content-type, authentication, authorization, content-encoding, transfer-encoding",
+    ),
+    ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
+    ("Access-Control-Max-Age", "3600"),
+)
+_PARAM = {"segment_id": r"\d{1,9}", "project_id": r"\d{1,15}"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    handler: str  # name of the `Api` method (or of a `WsgiApp` method for built-ins)
+    auth: bool = True  # bearer token required (the /api/0 routes)
+    cors: bool = False
+
+    def pattern(self) -> re.Pattern[str]:
+        def group(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return f"(?P<{name}>{_PARAM.get(name, '[^/]+')})"
+
+        body = re.sub(r"\{(\w+)\}", group, self.template.rstrip("/"))
+        return re.compile(f"^{body}/?$")
+
+
+ORG = "/api/0/organizations/{org}"
+PROJECT = "/api/0/projects/{org}/{project}/replays"
+# Every route once (SPEC §1): the seed's routes plus Sentry's org-wide and ingest routes.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/0/openapi.json", "openapi", auth=False),
+    Route("GET", f"{ORG}/replays/", "list_replays"),
+    Route("GET", f"{ORG}/replays/{{replay_id}}/", "org_replay"),
+    Route("GET", f"{ORG}/tags/", "org_tag_keys"),
+    Route("GET", f"{ORG}/tags/{{key}}/values/", "org_tag_values"),
+    Route("GET", f"{PROJECT}/tags/", "project_tag_keys"),
+    Route("GET", f"{PROJECT}/tags/{{key}}/values/", "project_tag_values"),
+    Route("GET", f"{PROJECT}/{{replay_id}}/", "project_replay"),
+    Route("DELETE", f"{PROJECT}/{{replay_id}}/", "delete_replay"),
+    Route("GET", f"{PROJECT}/{{replay_id}}/recording-segments/", "recording_segments"),
+    Route(
+        "GET",
+        f"{PROJECT}/{{replay_id}}/recording-segments/{{segment_id}}/",
+        "recording_segment",
+    ),
+    Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", "clicks"),
+    Route("POST", "/api/{project_id}/envelope/", "envelope", auth=False, cors=True),
+    Route("OPTIONS", "/api/{project_id}/envelope/", "preflight", auth=False, cors=True),
+)
+COMPILED: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((r, r.pattern()) for r in ROUTES)
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route and path parameters of a request; NotFound, or 405 naming the allowed methods."""
+    allowed: list[str] = []
+    for route, pattern in COMPILED:
+        found = pattern.match(path)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, found.groupdict()
+        allowed.append(route.method)
+    if allowed:
+        raise MethodNotAllowed(method, sorted(set(allowed)))
+    raise NotFound()
+
+
+class MethodNotAllowed(ApiError):
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(f'Method "{method}" not allowed.', 405)
+        self.allow = ", ".join(allowed)
+
+
+class SyncIngest:
+    """Writes each envelope before answering; stands in until the durable service exists."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def submit(self, envelope: EnvelopeInput) -> None:
+        batch = build_batch([envelope])
+        if not batch.is_empty():
+            self.store.write(batch)
+
+
+def _read_body(environ: Environ) -> bytes:
+    """The request body, refusing more than MAX_BODY bytes whatever Content-Length says."""
+    stream = environ.get("wsgi.input")
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(f"Request body too large: the limit is {MAX_BODY} bytes", 413)
+    if stream is None:
+        return b""
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(min(_CHUNK, MAX_BODY + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(f"Request body too large: the limit is {MAX_BODY} bytes", 413)
+    return b"".join(chunks)
+
+
+def _query(environ: Environ) -> dict[str, list[str]]:
+    raw = environ.get("QUERY_STRING", "")
+    parsed = urllib.parse.parse_qs(raw, keep_blank_values=True, max_num_fields=1000)
+    if any("\x00" in v for vs in parsed.values() for v in vs) or any("\x00" in k for k in parsed):
+        raise ApiError("Invalid query string: NUL characters are not allowed.")
+    return parsed
+
+
+def _headers(environ: Environ) -> dict[str, str]:
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k[:5] == "HTTP_"}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _path(environ: Environ) -> str:
+    # PEP 3333 hands PATH_INFO over as latin-1 text of the raw bytes.
+    raw = environ.get("PATH_INFO", "").encode("latin-1", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class WsgiApp:
+    """The WSGI callable over one data folder."""
+
+    def __init__(self, data_dir: str, *, auth: bool = True, ingest: Ingest | None = None) -> None:
+        self.store = Store.open(data_dir)
+        self.catalog = Catalog(data_dir)
+        self.auth = auth
+        engine = Engine(self.store)
+        self.api = Api(self.store, engine, self.catalog, ingest or SyncIngest(self.store))
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = _path(environ)
+        extra: list[tuple[str, str]] = []
+        try:
+            route, params = match(method, path)
+            if route.cors:
+                extra.extend(CORS_HEADERS)
+            response = self._dispatch(route, self._request(environ, method, path, params))
+        except MethodNotAllowed as error:
+            response = error_response(error)
+            response.headers.append(("Allow", error.allow))
+        except ReplayStoreError as error:
+            response = error_response(error)
+        except RecursionError:
+            response = error_response(ApiError("The request is too deeply nested."))
+        except Exception:
+            log.exception("internal error on %s %s", method, path)
+            response = json_response({"detail": INTERNAL_ERROR}, 500)
+        return self._send(response, extra, start_response)
+
+    def _request(self, environ: Environ, method: str, path: str, params: dict) -> Request:
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = (
+            environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+        )
+        return Request(
+            method=method,
+            path=path,
+            params=params,
+            query=_query(environ),
+            headers=_headers(environ),
+            body=_read_body(environ) if method in ("POST", "PUT", "PATCH") else b"",
+            url=f"{scheme}://{host}{urllib.parse.quote(path)}",
+            remote_addr=environ.get("REMOTE_ADDR"),
+        )
+
+    def _dispatch(self, route: Route, req: Request) -> Response:
+        if route.auth and self.auth:
+            self._authorize(req)
+        if route.handler in ("openapi", "preflight"):
+            return getattr(self, route.handler)(req)
+        return getattr(self.api, route.handler)(req)
+
+    def _authorize(self, req: Request) -> None:
+        token = _bearer(req.headers)
+        org = self.catalog.org_for_token(token) if token else None
+        if org is None:
+            raise ApiError(
+                "Invalid token" if token else "Authentication credentials were not provided.", 401
+            )
+        # SPEC §2: another organization's routes answer 404, never revealing they exist.
+        if not hmac.compare_digest(org, req.params.get("org", org)):
+            raise NotFound()
+
+    def openapi(self, req: Request) -> Response:
+        document = resources.files("replaystore").joinpath("openapi.json").read_bytes()
+        return Response(200, document)
+
+    def preflight(self, req: Request) -> Response:
+        return Response(200, b"", content_type=None)
+
+    def _send(
+        self, response: Response, extra: list[tuple[str, str]], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        headers = list(response.headers) + extra
+        if response.content_type:
+            headers.append(("Content-Type", response.content_type))
+        status = f"{response.status} {_REASONS.get(response.status, 'Status')}"
+        if isinstance(response.body, bytes):
+            headers.append(("Content-Length", str(len(response.body))))
+            start_response(status, headers)
+            return [response.body]
+        start_response(status, headers)
+        return _guarded(response.body)
+
+
+def _guarded(body: Iterable[bytes]) -> Iterator[bytes]:
+    """A streamed body; a failure mid-stream can only be logged (the status is sent)."""
+    try:
+        yield from body
+    except Exception:
+        log.exception("internal error while streaming a response")
+
+
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def make_app(data_dir: str, *, auth: bool = True, ingest: Ingest | None = None) -> WsgiApp:
+    """The WSGI app serving the store in `data_dir` (SPEC §1 routes)."""
+    return WsgiApp(data_dir, auth=auth, ingest=ingest)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(data_dir: str, host: str, port: int, *, auth: bool = True, threads: int = 8) -> None:
+    """Serve the HTTP API with waitress until interrupted; no auth only on loopback (SPEC §2)."""
+    if not auth and not _is_loopback(host):
+        raise ValueError("--no-auth is only allowed on a loopback address")
+    app = make_app(data_dir, auth=auth)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="replaystore")
