@@ -1,0 +1,298 @@
+"""The durable ingest service: batching, validation up front, retries, poison, crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+
+from replaystore.errors import IngestError
+from replaystore.ingest.envelopes import EnvelopeInput
+from replaystore.ingest.journal import Journal
+from replaystore.ingest.service import (
+    REJECTED_DIR,
+    IngestService,
+    decode_envelope,
+    encode_envelope,
+)
+from replaystore.storage.batch import WriteBatch
+
+PROJECT_ID = 42
+
+
+def replay_envelope(replay_id: str, segment_id: int, *, ts: float | None = None) -> bytes:
+    """A minimal SDK-shaped replay envelope with a plain-JSON recording (wire format §1.3)."""
+    ts = time.time() if ts is None else ts
+    event = {
+        "type": "replay_event",
+        "replay_start_timestamp": ts - 1,
+        "timestamp": ts,
+        "error_ids": [],
+        "trace_ids": [],
+        "urls": ["http://127.0.0.1/page"] if segment_id == 0 else [],
+        "replay_id": replay_id,
+        "segment_id": segment_id,
+        "replay_type": "session",
+        "event_id": replay_id,
+        "platform": "javascript",
+    }
+    rrweb = [{"type": 4, "data": {"href": "http://127.0.0.1/page"}, "timestamp": int(ts * 1000)}]
+    recording = b'{"segment_id":%d}\n' % segment_id + orjson.dumps(rrweb)
+    lines = [
+        orjson.dumps({"event_id": replay_id, "sent_at": "2026-11-26T07:30:57.028Z"}),
+        b'{"type":"replay_event"}',
+        orjson.dumps(event),
+        orjson.dumps({"type": "replay_recording", "length": len(recording)}),
+        recording,
+    ]
+    return b"\n".join(lines)
+
+
+def envelope_input(replay_id: str, segment_id: int = 0) -> EnvelopeInput:
+    body = replay_envelope(replay_id, segment_id)
+    return EnvelopeInput(body=body, project_id=PROJECT_ID, name=f"{replay_id}-{segment_id}")
+
+
+def segment_keys(batch: WriteBatch) -> list[tuple[str, int]]:
+    rows = batch.segments.select(["replay_id", "segment_id"]).to_pylist()
+    return [(row["replay_id"], row["segment_id"]) for row in rows]
+
+
+class MemoryStore:
+    """Records every batch; `fail` decides per batch whether the write raises."""
+
+    def __init__(self, fail=lambda batch: False) -> None:
+        self.fail = fail
+        self.batches: list[list[tuple[str, int]]] = []
+        self.attempts = 0
+        self.lock = threading.Lock()
+
+    def write(self, batch: WriteBatch) -> None:
+        with self.lock:
+            self.attempts += 1
+            if self.fail(batch):
+                raise OSError("store unavailable")
+            self.batches.append(segment_keys(batch))
+
+    def stored(self) -> set[tuple[str, int]]:
+        return {key for batch in self.batches for key in batch}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def test_journal_payload_round_trips_every_field() -> None:
+    from datetime import UTC, datetime
+
+    envelope = EnvelopeInput(
+        body=b"\x78\x9c\n{raw}\n",
+        project_id=7,
+        client_ip="10.0.0.1",
+        user_agent="Mozilla/5.0",
+        content_encoding="gzip",
+        received=datetime(2026, 11, 26, 7, 30, 57, 28000, tzinfo=UTC),
+        name="x",
+    )
+    assert decode_envelope(encode_envelope(envelope)) == envelope
+
+
+def test_submitted_envelopes_reach_the_store_and_the_checkpoint(tmp_path: Path) -> None:
+    store = MemoryStore()
+    replay_id = new_id()
+    with IngestService(store, tmp_path / "journal") as service:
+        service.submit(envelope_input(replay_id, 0))
+        service.submit(envelope_input(replay_id, 1))
+        assert service.flush(timeout=30)
+        assert store.stored() == {(replay_id, 0), (replay_id, 1)}
+    reopened = Journal(tmp_path / "journal")
+    assert reopened.pending() == []
+    assert reopened.checkpoint == 2
+
+
+def test_a_bad_envelope_is_refused_before_journaling(tmp_path: Path) -> None:
+    store = MemoryStore()
+    with IngestService(store, tmp_path / "journal") as service:
+        with pytest.raises(IngestError):
+            service.submit(EnvelopeInput(body=b"not an envelope", project_id=PROJECT_ID))
+        assert service.flush(timeout=30)
+    assert Journal(tmp_path / "journal").checkpoint == 0
+    assert store.attempts == 0
+
+
+def test_envelopes_are_grouped_into_one_commit(tmp_path: Path) -> None:
+    store = MemoryStore()
+    # A delay far beyond the test: only flush() makes the batcher commit.
+    with IngestService(store, tmp_path / "journal", max_delay=3600) as service:
+        ids = [new_id() for _ in range(40)]
+        threads = [threading.Thread(target=service.submit, args=(envelope_input(r),)) for r in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert store.attempts == 0
+        assert service.flush(timeout=30)
+    assert len(store.batches) == 1
+    assert set(store.batches[0]) == {(r, 0) for r in ids}
+
+
+def test_max_batch_bounds_each_commit(tmp_path: Path) -> None:
+    store = MemoryStore()
+    with IngestService(store, tmp_path / "journal", max_batch=10, max_delay=3600) as service:
+        ids = [new_id() for _ in range(25)]
+        for replay_id in ids:
+            service.submit(envelope_input(replay_id))
+        assert service.flush(timeout=30)
+    assert max(len(batch) for batch in store.batches) <= 10
+    assert len(store.batches) >= 3
+    assert store.stored() == {(r, 0) for r in ids}
+
+
+def test_commits_without_flush_after_max_delay(tmp_path: Path) -> None:
+    store = MemoryStore()
+    committed = threading.Event()
+    original = store.write
+
+    def write(batch: WriteBatch) -> None:
+        original(batch)
+        committed.set()
+
+    store.write = write  # type: ignore[method-assign]
+    with IngestService(store, tmp_path / "journal", max_delay=0.05) as service:
+        replay_id = new_id()
+        service.submit(envelope_input(replay_id))
+        assert committed.wait(60)
+        assert store.stored() == {(replay_id, 0)}
+
+
+def test_store_outage_is_retried_without_loss(tmp_path: Path) -> None:
+    outage = threading.Event()
+    outage.set()
+    store = MemoryStore(fail=lambda batch: outage.is_set())
+    ids = [new_id() for _ in range(5)]
+    with IngestService(store, tmp_path / "journal", retry_delay=0.01, max_retry_delay=0.05) as svc:
+        for replay_id in ids:
+            svc.submit(envelope_input(replay_id))
+        assert not svc.flush(timeout=0.3)
+        assert store.attempts > 5  # batch, one by one, and again after a backoff
+        outage.clear()
+        assert svc.flush(timeout=30)
+    assert store.stored() == {(r, 0) for r in ids}
+    assert not (tmp_path / "journal" / REJECTED_DIR).exists()
+
+
+def test_a_poison_envelope_is_set_aside_and_the_others_commit(tmp_path: Path) -> None:
+    poison_id = new_id()
+    store = MemoryStore(fail=lambda batch: any(r == poison_id for r, _ in segment_keys(batch)))
+    good = [new_id(), new_id()]
+    with IngestService(store, tmp_path / "journal", max_delay=3600) as service:
+        service.submit(envelope_input(good[0]))
+        service.submit(envelope_input(poison_id))
+        service.submit(envelope_input(good[1]))
+        assert service.flush(timeout=30)
+    assert store.stored() == {(good[0], 0), (good[1], 0)}
+    rejected = sorted((tmp_path / "journal" / REJECTED_DIR).iterdir())
+    assert [p.suffix for p in rejected] == [".envelope", ".json"]
+    assert poison_id.encode() in rejected[0].read_bytes()
+    meta = orjson.loads(rejected[1].read_bytes())
+    assert meta["name"] == f"{poison_id}-0"
+    assert "store unavailable" in meta["error"]
+    assert Journal(tmp_path / "journal").pending() == []
+
+
+def test_a_lone_poison_envelope_waits_for_proof_then_is_set_aside(tmp_path: Path) -> None:
+    poison_id = new_id()
+    store = MemoryStore(fail=lambda batch: any(r == poison_id for r, _ in segment_keys(batch)))
+    with IngestService(
+        store, tmp_path / "journal", max_delay=0, retry_delay=0.01, max_retry_delay=0.02
+    ) as service:
+        service.submit(envelope_input(poison_id))
+        # Alone, a failure could be the store being down: it is kept and retried.
+        assert not service.flush(timeout=0.2)
+        healthy = new_id()
+        service.submit(envelope_input(healthy))
+        assert service.flush(timeout=30)
+    assert store.stored() == {(healthy, 0)}
+    assert len(list((tmp_path / "journal" / REJECTED_DIR).glob("*.envelope"))) == 1
+
+
+def test_uncommitted_envelopes_are_replayed_on_restart(tmp_path: Path) -> None:
+    down = MemoryStore(fail=lambda batch: True)
+    replay_id = new_id()
+    service = IngestService(down, tmp_path / "journal", retry_delay=0.01)
+    service.submit(envelope_input(replay_id, 0))
+    service.submit(envelope_input(replay_id, 3))
+    service.close(timeout=30)
+    assert down.batches == []
+
+    up = MemoryStore()
+    with IngestService(up, tmp_path / "journal") as restarted:
+        assert restarted.flush(timeout=30)
+    assert up.stored() == {(replay_id, 0), (replay_id, 3)}
+    assert Journal(tmp_path / "journal").pending() == []
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from replaystore.ingest.envelopes import EnvelopeInput
+    from replaystore.ingest.service import IngestService
+    from replaystore.storage.store import Store
+
+    data = sys.argv[1]
+    store = Store.open(data)
+    service = IngestService(store, data + "/journal", max_delay=0.05)
+    for line in sys.stdin.buffer:
+        replay_id, segment_id = line.decode().split()
+        body = bytes.fromhex(sys.stdin.buffer.readline().decode().strip())
+        service.submit(EnvelopeInput(body=body, project_id=42, name=replay_id + segment_id))
+        print("ack", replay_id, segment_id, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_after_acknowledgement_loses_nothing(tmp_path: Path) -> None:
+    from replaystore.storage.store import Store
+
+    data = str(tmp_path / "store")
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, data],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert child.stdin is not None and child.stdout is not None
+    acknowledged: list[tuple[str, int]] = []
+    replay_ids = [new_id() for _ in range(20)]
+    for n, replay_id in enumerate(replay_ids):
+        for segment_id in range(3):
+            body = replay_envelope(replay_id, segment_id, ts=time.time() - n)
+            child.stdin.write(f"{replay_id} {segment_id}\n{body.hex()}\n".encode())
+            child.stdin.flush()
+            line = child.stdout.readline().decode().split()
+            assert line == ["ack", replay_id, str(segment_id)], line
+            acknowledged.append((replay_id, segment_id))
+    # Killed right after the last acknowledgement, usually before the batcher committed it.
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+
+    store = Store.open(data)
+    with IngestService(store, Path(data) / "journal") as restarted:
+        assert restarted.flush(timeout=60)
+    with Store.open(data).connect() as con:
+        rows = con.execute(
+            "select replay_id, segment_id, count(*) from segments group by all"
+        ).fetchall()
+    counts = {(r, s): c for r, s, c in rows}
+    assert set(counts) == set(acknowledged)
+    assert set(counts.values()) == {1}
