@@ -1,0 +1,205 @@
+"""`Store.compact`: fold the recent tier into the sorted base, compact raw files, vacuum."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from sqlglot import exp
+
+from replaystore.storage import schema
+from replaystore.storage.layout import RAW_TABLES
+from replaystore.storage.properties import (
+    DEFAULT_RETENTION,
+    TARGET_FILE_BYTES,
+    WRITER_PROPERTIES,
+)
+from replaystore.storage.tables import COMMIT, retry_on_conflict
+from replaystore.storage.views import DIALECT, KEY, newest_per_replay
+
+if TYPE_CHECKING:
+    from replaystore.storage.store import Store
+
+SORT_KEY = ("project_id", "started_at", "replay_id")
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    folded_rows: int = 0  # recent-tier rows folded into the base
+    months_rewritten: tuple[str, ...] = ()
+    files_compacted: dict[str, int] = field(default_factory=dict)  # raw table -> files removed
+    files_vacuumed: int = 0
+    temp_files_swept: int = 0
+
+
+def compact(store: Store, *, retention: timedelta = DEFAULT_RETENTION) -> CompactResult:
+    with store.lock.hold():
+        store.recover()
+        folded, months = _fold_recent(store)
+        compacted = {t: _compact_raw(store.tables[t]) for t in RAW_TABLES}
+        store.publish()
+        vacuumed = sum(_vacuum(dt, retention) for dt in store.tables.values())
+        # vacuum commits change no data; publish them so recovery never sees them as unpublished
+        store.publish()
+        swept = _sweep(store, retention)
+    return CompactResult(
+        folded_rows=folded,
+        months_rewritten=tuple(months),
+        files_compacted=compacted,
+        files_vacuumed=vacuumed,
+        temp_files_swept=swept,
+    )
+
+
+def _fold_recent(store: Store) -> tuple[int, list[str]]:
+    """Rewrite each base month the recent tier touches, sorted, then empty the tier."""
+    files = {t: [] for t in store.tables}
+    files["replays"] = store.latest_files("replays")
+    files["replays_recent"] = store.latest_files("replays_recent")
+    if not files["replays_recent"]:
+        return 0, []
+    con = store.scan_connection(files)
+    try:
+        count = exp.select(exp.Count(this=exp.Star())).from_("replays_recent")
+        folded = con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0]
+        months = _affected_months(con)
+        for month in months:
+            _rewrite_month(store.tables["replays"], con, month)
+    finally:
+        con.close()
+    recent = store.tables["replays_recent"]
+    # Only this writer (holding the lock) appends to the tier, so everything in it was folded.
+    retry_on_conflict(
+        lambda: recent.delete(writer_properties=WRITER_PROPERTIES, commit_properties=COMMIT)
+    )
+    return folded, months
+
+
+def _affected_months(con: duckdb.DuckDBPyConnection) -> list[str]:
+    recent_months = exp.select("month").from_("replays_recent")
+    base_months = (
+        exp.select("month")
+        .from_(exp.to_table("replays_base").as_("b"))
+        .join(exp.to_table("replays_recent").as_("r"), using=list(KEY), join_type="semi")
+    )
+    query = (
+        exp.select("month")
+        .distinct()
+        .from_(
+            exp.Subquery(
+                this=exp.union(recent_months, base_months, distinct=False),
+                alias=exp.TableAlias(this=exp.to_identifier("m")),
+            )
+        )
+        .where(exp.Not(this=exp.Is(this=exp.column("month"), expression=exp.null())))
+    )
+    return sorted(m for (m,) in con.sql(query.sql(dialect=DIALECT)).fetchall())
+
+
+def _month_rows(month: str) -> exp.Select:
+    """The folded content of one base month, sorted: base rows of replays the tier does not
+    hold, plus the tier's newest rows (tier rows are always newer than base rows)."""
+    in_month = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month))
+    kept_base = (
+        exp.select(exp.Star())
+        .from_(exp.to_table("replays_base").as_("b"))
+        .join(exp.to_table("replays_recent").as_("r"), using=list(KEY), join_type="anti")
+        .where(exp.EQ(this=exp.column("month", table="b"), expression=exp.Literal.string(month)))
+    )
+    newest = newest_per_replay(exp.select(exp.Star()).from_("replays_recent"))
+    recent = (
+        exp.select(exp.Star())
+        .from_(exp.Subquery(this=newest, alias=exp.TableAlias(this=exp.to_identifier("n"))))
+        .where(in_month)
+    )
+    both = exp.union(kept_base, recent, distinct=False, by_name=True)
+    return (
+        exp.select(exp.Star())
+        .from_(exp.Subquery(this=both, alias=exp.TableAlias(this=exp.to_identifier("f"))))
+        .order_by(*(exp.column(c) for c in SORT_KEY))
+    )
+
+
+def _rewrite_month(base: DeltaTable, con: duckdb.DuckDBPyConnection, month: str) -> None:
+    predicate = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month)).sql()
+    query = _month_rows(month).sql(dialect=DIALECT)
+
+    def run() -> None:
+        reader = con.sql(query).to_arrow_reader(batch_size=BATCH_ROWS)
+        batches = _cast_batches(reader, schema.REPLAYS)
+        first = next(batches, None)
+        if first is None:
+            base.delete(predicate, writer_properties=WRITER_PROPERTIES, commit_properties=COMMIT)
+            return
+        data = pa.RecordBatchReader.from_batches(schema.REPLAYS, _chain(first, batches))
+        write_deltalake(
+            base,
+            data,
+            mode="overwrite",
+            predicate=predicate,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=COMMIT,
+        )
+
+    retry_on_conflict(run)
+
+
+def _cast_batches(reader: pa.RecordBatchReader, target: pa.Schema) -> Iterator[pa.RecordBatch]:
+    for batch in reader:
+        if batch.num_rows:
+            yield batch.select(target.names).cast(target)
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+def _compact_raw(dt: DeltaTable) -> int:
+    metrics = retry_on_conflict(
+        lambda: dt.optimize.compact(
+            target_size=TARGET_FILE_BYTES,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=COMMIT,
+        )
+    )
+    return int(metrics.get("numFilesRemoved", 0))
+
+
+def _vacuum(dt: DeltaTable, retention: timedelta) -> int:
+    removed = dt.vacuum(
+        retention_hours=int(retention.total_seconds() // 3600),
+        dry_run=False,
+        enforce_retention_duration=False,
+        full=True,
+        commit_properties=COMMIT,
+    )
+    return len(removed)
+
+
+def _sweep(store: Store, retention: timedelta) -> int:
+    """Delete temp files of killed writers (`*.parquet#N`, blob and manifest temps), which no
+    vacuum removes (deltalake-notes §6), once they are older than the retention."""
+    if not store.layout.is_local:
+        return 0
+    cutoff = time.time() - retention.total_seconds()
+    swept = 0
+    for directory, _, names in os.walk(store.layout.root):
+        for name in names:
+            if ".parquet#" in name or ".tmp-" in name or name.endswith(".json#1"):
+                path = os.path.join(directory, name)
+                try:
+                    if os.path.getmtime(path) <= cutoff:
+                        os.remove(path)
+                        swept += 1
+                except FileNotFoundError:
+                    continue
+    return swept

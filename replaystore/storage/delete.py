@@ -1,0 +1,107 @@
+"""`Store.delete_replay`: purge a replay's recordings and personal data, keep an archive marker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlglot import exp
+
+from replaystore.storage import schema
+from replaystore.storage.summary import compute_summaries
+from replaystore.storage.tables import append, merge_rows
+from replaystore.storage.views import DIALECT
+
+if TYPE_CHECKING:
+    from replaystore.storage.store import Store
+
+PURGED = ("segments", "clicks", "links")
+
+
+def delete_replay(
+    store: Store, project_id: int, replay_id: str, *, now: datetime | None = None
+) -> bool:
+    """False when the replay is already archived; else purge it and return True."""
+    with store.lock.hold():
+        store.recover()
+        when = now or store.now()
+        updated = store.now()  # the newest summary wins, whatever `now` the caller passed
+        key = [(project_id, replay_id)]
+        con = store.scan_connection(_all_files(store))
+        try:
+            if _rows_of(con, "archives", project_id, replay_id, ("month",)):
+                return False
+            before = compute_summaries(con, key, updated)
+            months = {
+                table: sorted(
+                    {m for (m,) in _rows_of(con, table, project_id, replay_id, ("month",))}
+                )
+                for table in PURGED
+            }
+        finally:
+            con.close()
+        started_at = before.column("started_at")[0].as_py() if before.num_rows else None
+        append(store.tables["archives"], _marker(project_id, replay_id, when, started_at))
+        archived = _archived_summary(store, key, updated) if before.num_rows else None
+        store.blobs.delete_replay(project_id, replay_id)
+        for table in PURGED:
+            rows = pa.table(
+                {
+                    "project_id": pa.array([project_id] * len(months[table]), pa.int64()),
+                    "replay_id": pa.array([replay_id] * len(months[table]), pa.string()),
+                    "month": pa.array(months[table], pa.string()),
+                }
+            )
+            merge_rows(store.tables[table], rows, ("project_id", "replay_id"), delete=True)
+        if archived is not None:
+            append(store.tables["replays_recent"], archived)
+        store.publish()
+    return True
+
+
+def _all_files(store: Store) -> dict[str, list[str]]:
+    return {t: store.latest_files(t) for t in store.tables}
+
+
+def _rows_of(
+    con, table: str, project_id: int, replay_id: str, columns: tuple[str, ...]
+) -> list[tuple]:
+    query = (
+        exp.select(*columns)
+        .distinct()
+        .from_(table)
+        .where(
+            exp.and_(
+                exp.EQ(this=exp.column("replay_id"), expression=exp.Literal.string(replay_id)),
+                exp.EQ(this=exp.column("project_id"), expression=exp.convert(project_id)),
+            )
+        )
+    )
+    return con.sql(query.sql(dialect=DIALECT)).fetchall()
+
+
+def _marker(
+    project_id: int, replay_id: str, when: datetime, started_at: datetime | None
+) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "project_id": project_id,
+                "replay_id": replay_id,
+                "timestamp": when,
+                "started_at": started_at,
+                "month": when.strftime("%Y-%m"),
+            }
+        ],
+        schema=schema.ARCHIVES,
+    )
+
+
+def _archived_summary(store: Store, key: list[tuple[int, str]], when: datetime) -> pa.Table:
+    """The summary recomputed with the new archive marker: the archived shape (b.4)."""
+    con = store.scan_connection(_all_files(store))
+    try:
+        return compute_summaries(con, key, when)
+    finally:
+        con.close()

@@ -1,0 +1,61 @@
+"""Where everything of a store lives under its root (a local path or an fsspec URL)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from replaystore.storage import schema
+
+RAW_TABLES = ("segments", "clicks", "links", "archives")
+SUMMARY_TABLES = ("replays", "replays_recent")
+ALL_TABLES = RAW_TABLES + SUMMARY_TABLES
+
+
+def table_schema(table: str) -> object:
+    """The Arrow schema of a stored table (the recent tier shares the summary's)."""
+    return schema.REPLAYS if table == "replays_recent" else schema.TABLES[table]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one store: Delta tables, recording blobs, the manifest and the writer lock."""
+
+    root: str  # absolute local path, or a URL such as s3://bucket/prefix
+    fs: fsspec.AbstractFileSystem
+
+    @classmethod
+    def for_root(cls, root: str, fs: fsspec.AbstractFileSystem | None = None) -> Layout:
+        if "://" not in root:
+            root = os.path.abspath(root)
+        if fs is None:
+            fs, _ = fsspec.url_to_fs(root)
+        return cls(root=root.rstrip("/"), fs=fs)
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.root or self.root.startswith("file://")
+
+    def table_uri(self, table: str) -> str:
+        return f"{self.root}/tables/{table}"
+
+    def blob_path(self, project_id: int, replay_id: str, segment_id: int) -> str:
+        return f"{self.root}/blobs/{project_id}/{replay_id}/{segment_id}"
+
+    def replay_blob_dir(self, project_id: int, replay_id: str) -> str:
+        return f"{self.root}/blobs/{project_id}/{replay_id}"
+
+    @property
+    def manifest_path(self) -> str:
+        return f"{self.root}/manifest.json"
+
+    @property
+    def lock_path(self) -> str:
+        return f"{self.root}/.writer.lock"
+
+
+def is_local_fs(fs: fsspec.AbstractFileSystem) -> bool:
+    return isinstance(fs, LocalFileSystem)

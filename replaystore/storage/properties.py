@@ -1,0 +1,48 @@
+"""Delta table settings shared by every write path (deltalake-notes §0)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
+
+ROW_GROUP_ROWS = 122_880
+TARGET_FILE_BYTES = 128 * 1024 * 1024
+PARTITION_BY = ["month"]
+
+# Vacuum keeps files removed less than this long ago, and the sweeper keeps temp files that
+# young: longer than any query or write runs (deltalake-notes §0.9).
+DEFAULT_RETENTION = timedelta(hours=1)
+
+# One WriterProperties for write_deltalake, merge, delete and optimize: leaving it out loses
+# the bloom filter and the row-group size on rewritten files (deltalake-notes §1.3, §4.1).
+WRITER_PROPERTIES = WriterProperties(
+    compression="ZSTD",
+    compression_level=3,
+    max_row_group_size=ROW_GROUP_ROWS,
+    column_properties={
+        "replay_id": ColumnProperties(
+            bloom_filter_properties=BloomFilterProperties(True, fpp=0.01, ndv=ROW_GROUP_ROWS)
+        )
+    },
+)
+
+# Only these columns get min/max stats in the Delta log, so ids and personal data never enter
+# `_delta_log` (deltalake-notes §3.3); random ids gain nothing from stats, the bloom filter
+# prunes them instead.
+STATS_COLUMNS: dict[str, str] = {
+    "segments": "project_id,timestamp,segment_id",
+    "clicks": "project_id,timestamp",
+    "links": "project_id,timestamp",
+    "archives": "project_id,timestamp",
+    "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
+    "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
+}
+
+
+def table_configuration(table: str) -> dict[str, str | None]:
+    """The Delta table properties a table is created with."""
+    return {
+        "delta.dataSkippingStatsColumns": STATS_COLUMNS[table],
+        "delta.targetFileSize": str(TARGET_FILE_BYTES),
+    }

@@ -1,0 +1,103 @@
+"""Creating, opening and appending to the store's Delta tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from sqlglot import exp
+
+from replaystore.storage.layout import ALL_TABLES, Layout, table_schema
+from replaystore.storage.properties import PARTITION_BY, WRITER_PROPERTIES, table_configuration
+
+T = TypeVar("T")
+
+# Blind appends from several processes need more than the default 15 retries (notes §4.3).
+COMMIT = CommitProperties(max_commit_retries=100)
+
+
+def open_or_create(layout: Layout, table: str, storage_options: dict | None) -> DeltaTable:
+    uri = layout.table_uri(table)
+    try:
+        return DeltaTable(uri, storage_options=storage_options)
+    except TableNotFoundError:
+        return DeltaTable.create(
+            uri,
+            table_schema(table),
+            mode="ignore",
+            partition_by=PARTITION_BY,
+            configuration=table_configuration(table),
+            storage_options=storage_options,
+        )
+
+
+def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTable]:
+    return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
+
+
+def append(dt: DeltaTable, rows: pa.Table) -> bool:
+    """Append rows in one commit; False (and no commit) when there are none."""
+    if rows.num_rows == 0:
+        return False
+    write_deltalake(
+        dt,
+        rows,
+        mode="append",
+        writer_properties=WRITER_PROPERTIES,
+        commit_properties=COMMIT,
+    )
+    return True
+
+
+def retry_on_conflict(operation: Callable[[], T], attempts: int = 5) -> T:
+    """Re-run a whole operation that lost a commit race (notes §4.3: merge/delete/overwrite)."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except CommitFailedError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def merge_predicate(months: list[str], keys: tuple[str, ...]) -> str:
+    """`t.month IN (<literal months>) AND t.k = s.k ...`: literal partitions keep the merge's
+    scan to those months (notes §2.1) and no id value ever enters the log (notes §3.3)."""
+    in_months = exp.In(
+        this=exp.column("month", table="t"),
+        expressions=[exp.Literal.string(m) for m in sorted(months)],
+    )
+    equal = [
+        exp.EQ(this=exp.column(k, table="t"), expression=exp.column(k, table="s")) for k in keys
+    ]
+    return exp.and_(in_months, *equal).sql()
+
+
+def merge_rows(
+    dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...], *, delete: bool = False
+) -> None:
+    """Replace (or with delete=True remove) the stored rows matching rows on keys."""
+    months = sorted({m for m in rows.column("month").to_pylist() if m is not None})
+    if rows.num_rows == 0 or not months:
+        return
+
+    def run() -> None:
+        merger = dt.merge(
+            rows,
+            merge_predicate(months, keys),
+            source_alias="s",
+            target_alias="t",
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=COMMIT,
+        )
+        if delete:
+            merger.when_matched_delete().execute()
+        else:
+            merger.when_matched_update_all().execute()
+
+    retry_on_conflict(run)

@@ -1,0 +1,126 @@
+"""DuckDB views over lists of Parquet files, built as sqlglot trees."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from replaystore.storage.layout import RAW_TABLES, table_schema
+from replaystore.storage.snapshot import Snapshot
+
+DIALECT = "duckdb"
+KEY = ("project_id", "replay_id")
+
+
+def duckdb_type(t: pa.DataType) -> exp.DataType:
+    """The DuckDB type of an Arrow type used by the stored schemas."""
+    return exp.DataType.build(_type_text(t), dialect=DIALECT)
+
+
+def _type_text(t: pa.DataType) -> str:
+    if pa.types.is_list(t):
+        return f"{_type_text(t.value_type)}[]"
+    if pa.types.is_struct(t):
+        fields = ", ".join(f'"{f.name}" {_type_text(f.type)}' for f in t)
+        return f"STRUCT({fields})"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+    simple = {
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.string(): "VARCHAR",
+        pa.bool_(): "BOOLEAN",
+        pa.float64(): "DOUBLE",
+    }
+    return simple[t]
+
+
+def _columns(table_schema_: pa.Schema) -> list[exp.Expression]:
+    return [exp.column(name, quoted=True) for name in table_schema_.names]
+
+
+def scan(files: list[str], table_schema_: pa.Schema) -> exp.Select:
+    """SELECT every stored column from the files (Hive `month` included), or an empty typed
+    relation when there are no files (read_parquet refuses an empty list)."""
+    if not files:
+        typed = [
+            exp.alias_(exp.cast(exp.null(), duckdb_type(f.type)), f.name, quoted=True)
+            for f in table_schema_
+        ]
+        return exp.select(*typed).where(exp.false())
+    options = [
+        exp.EQ(this=exp.column("hive_partitioning"), expression=exp.true()),
+        exp.EQ(
+            this=exp.column("hive_types"),
+            expression=exp.Struct(
+                expressions=[
+                    exp.PropertyEQ(
+                        this=exp.to_identifier("month"),
+                        expression=exp.Literal.string("VARCHAR"),
+                    )
+                ]
+            ),
+        ),
+        exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
+    ]
+    source = exp.ReadParquet(
+        expressions=[exp.Array(expressions=[exp.Literal.string(f) for f in files]), *options]
+    )
+    return exp.select(*_columns(table_schema_)).from_(exp.Table(this=source))
+
+
+def newest_per_replay(source: exp.Expression) -> exp.Select:
+    """Rows of source with only the newest `updated_at` per (project_id, replay_id)."""
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column(k) for k in KEY],
+        order=exp.Order(expressions=[exp.Ordered(this=exp.column("updated_at"), desc=True)]),
+    )
+    return (
+        exp.select(exp.Star())
+        .from_(exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("t"))))
+        .qualify(exp.EQ(this=rank, expression=exp.Literal.number(1)))
+    )
+
+
+def merged_replays(base: str = "replays_base", recent: str = "replays_recent") -> exp.Union:
+    """Base rows not superseded by the recent tier, plus the recent tier's newest rows."""
+    recent_newest = newest_per_replay(exp.select(exp.Star()).from_(recent))
+    kept_base = (
+        exp.select(exp.Star())
+        .from_(exp.to_table(base).as_("b"))
+        .join(
+            exp.to_table(recent).as_("r"),
+            using=list(KEY),
+            join_type="anti",
+        )
+    )
+    return exp.union(kept_base, recent_newest, distinct=False, by_name=True)
+
+
+def create_view(name: str, query: exp.Expression) -> exp.Create:
+    return exp.Create(
+        this=exp.to_table(name),
+        kind="VIEW",
+        expression=query,
+        replace=True,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def snapshot_files(snapshot: Snapshot) -> dict[str, list[str]]:
+    return {name: list(files) for name, files in snapshot.files.items()}
+
+
+def register_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) -> None:
+    """(Re)create the temp views `segments`, `clicks`, `links`, `archives`, `replays_base`,
+    `replays_recent` and `replays` (newest summary per replay) on one connection."""
+    statements = [create_view(t, scan(files[t], table_schema(t))) for t in RAW_TABLES]
+    statements.append(create_view("replays_base", scan(files["replays"], table_schema("replays"))))
+    statements.append(
+        create_view("replays_recent", scan(files["replays_recent"], table_schema("replays")))
+    )
+    statements.append(create_view("replays", merged_replays()))
+    for statement in statements:
+        con.execute(statement.sql(dialect=DIALECT))

@@ -1,0 +1,212 @@
+"""`Store.write`: idempotent upserts of one ingest batch, published atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from replaystore.storage import schema
+from replaystore.storage.batch import WriteBatch
+from replaystore.storage.layout import RAW_TABLES
+from replaystore.storage.summary import compute_summaries
+from replaystore.storage.tables import append, merge_rows
+from replaystore.storage.views import DIALECT, KEY
+
+if TYPE_CHECKING:
+    from replaystore.storage.store import Store
+
+# Replays last at most one hour (backend b.1): a replay's rows lie in the months of its
+# touched rows widened by this much, which bounds the partitions a write has to read.
+REPLAY_SPAN = timedelta(hours=1)
+
+SORT_ORDER: dict[str, tuple[str, ...]] = {
+    "segments": ("project_id", "timestamp", "replay_id", "segment_id"),
+    "clicks": ("project_id", "replay_id", "timestamp", "event_hash"),
+    "links": ("project_id", "replay_id", "event_id"),
+}
+
+Key = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Rows written and skipped per table (`replays` = summary rows), and the touched replays."""
+
+    written: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    blobs_written: int = 0
+    touched: tuple[Key, ...] = ()
+
+
+def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
+    if batch.is_empty():
+        return WriteResult()
+    with store.lock.hold():
+        store.recover()
+        incoming = batch.tables()
+        months = _months_near(incoming)
+        keys = _batch_keys(incoming, batch)
+        files = {t: store.latest_files(t, months) for t in ("segments", "clicks", "links")}
+        files["archives"] = store.latest_files("archives")
+        files["replays"] = files["replays_recent"] = []
+        con = store.scan_connection(files)
+        try:
+            new_rows, replaced = _new_rows(con, incoming, keys)
+        finally:
+            con.close()
+        archived = _archived_keys(store, keys)
+        blobs = [b for b in batch.blobs if (b.project_id, b.replay_id) not in archived]
+        blobs_written = store.blobs.put_all(blobs)
+        for table in RAW_TABLES[:3]:
+            append(store.tables[table], new_rows[table])
+        merge_rows(store.tables["clicks"], replaced, schema.KEYS["clicks"])
+        touched = sorted(_keys_of(*new_rows.values(), replaced))
+        summaries = _summaries(store, touched, months) if touched else None
+        if summaries is not None:
+            append(store.tables["replays_recent"], summaries)
+        store.publish()
+    written = {t: new_rows[t].num_rows for t in new_rows}
+    written["clicks"] += replaced.num_rows
+    written["replays"] = summaries.num_rows if summaries is not None else 0
+    skipped = {t: incoming[t].num_rows - written[t] for t in incoming}
+    return WriteResult(
+        written=written, skipped=skipped, blobs_written=blobs_written, touched=tuple(touched)
+    )
+
+
+def _months_near(tables: dict[str, pa.Table]) -> set[str]:
+    months: set[str] = set()
+    for rows in tables.values():
+        for column in ("timestamp", "replay_start_timestamp"):
+            if column not in rows.column_names:
+                continue
+            for ts in rows.column(column).to_pylist():
+                if ts is not None:
+                    months.update(_month(ts + d) for d in (-REPLAY_SPAN, timedelta(0), REPLAY_SPAN))
+    return months
+
+
+def _month(ts: datetime) -> str:
+    return ts.strftime("%Y-%m")
+
+
+def _keys_of(*tables: pa.Table) -> set[Key]:
+    keys: set[Key] = set()
+    for rows in tables:
+        keys.update(
+            zip(
+                rows.column("project_id").to_pylist(),
+                rows.column("replay_id").to_pylist(),
+                strict=True,
+            )
+        )
+    return keys
+
+
+def _batch_keys(incoming: dict[str, pa.Table], batch: WriteBatch) -> set[Key]:
+    keys = _keys_of(*incoming.values())
+    keys.update((b.project_id, b.replay_id) for b in batch.blobs)
+    return keys
+
+
+def _replay_filter(keys: set[Key]) -> exp.Expression:
+    """`replay_id IN (...)` as literals: a constant list lets DuckDB probe the bloom filters."""
+    ids = sorted({k[1] for k in keys})
+    return exp.In(this=exp.column("replay_id"), expressions=[exp.Literal.string(i) for i in ids])
+
+
+def _stored(view: str, keys: set[Key], columns: tuple[str, ...]) -> exp.Select:
+    return exp.select(*columns).from_(view).where(_replay_filter(keys))
+
+
+def _not_archived(query: exp.Select, keys: set[Key]) -> exp.Select:
+    # Rows of a deleted replay are never stored again (SPEC §3 Deletion: really purged).
+    archived = _stored("archives", keys, KEY)
+    return query.join(
+        exp.Subquery(this=archived, alias=exp.TableAlias(this=exp.to_identifier("a"))),
+        using=list(KEY),
+        join_type="anti",
+    )
+
+
+def _new_rows(
+    con: duckdb.DuckDBPyConnection, incoming: dict[str, pa.Table], keys: set[Key]
+) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The incoming rows whose key is not stored yet, and the dead/rage clicks that replace a
+    stored plain click of the same key."""
+    result: dict[str, pa.Table] = {}
+    for table, rows in incoming.items():
+        name = f"incoming_{table}"
+        con.register(name, rows)
+        stored = _stored(table, keys, schema.KEYS[table])
+        query = (
+            exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("n")))
+            .from_(exp.to_table(name).as_("n"))
+            .join(
+                exp.Subquery(this=stored, alias=exp.TableAlias(this=exp.to_identifier("e"))),
+                using=list(schema.KEYS[table]),
+                join_type="anti",
+            )
+            .order_by(*(exp.column(c, table="n") for c in SORT_ORDER[table]))
+        )
+        query = _not_archived(query, keys)
+        result[table] = _fetch(con, query, schema.TABLES[table])
+    replaced = _fetch(con, _replacements(keys), schema.CLICKS)
+    return result, replaced
+
+
+def _replacements(keys: set[Key]) -> exp.Select:
+    def flagged(table: str) -> exp.Expression:
+        return exp.or_(exp.column("is_dead", table=table), exp.column("is_rage", table=table))
+
+    stored = _stored("clicks", keys, (*schema.KEYS["clicks"], "is_dead", "is_rage"))
+    query = (
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("n")))
+        .from_(exp.to_table("incoming_clicks").as_("n"))
+        .join(
+            exp.Subquery(this=stored, alias=exp.TableAlias(this=exp.to_identifier("e"))),
+            using=list(schema.KEYS["clicks"]),
+        )
+        .where(exp.and_(flagged("n"), exp.not_(flagged("e"))))
+    )
+    return _not_archived(query, keys)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, table_schema: pa.Schema) -> pa.Table:
+    return (
+        con.sql(query.sql(dialect=DIALECT))
+        .to_arrow_table()
+        .select(table_schema.names)
+        .cast(table_schema)
+    )
+
+
+def _archived_keys(store: Store, keys: set[Key]) -> set[Key]:
+    con = store.scan_connection(_only_archives(store))
+    try:
+        rows = con.sql(_stored("archives", keys, KEY).sql(dialect=DIALECT)).fetchall()
+    finally:
+        con.close()
+    return {(int(p), str(r)) for p, r in rows}
+
+
+def _only_archives(store: Store) -> dict[str, list[str]]:
+    files: dict[str, list[str]] = {t: [] for t in store.tables}
+    files["archives"] = store.latest_files("archives")
+    return files
+
+
+def _summaries(store: Store, touched: list[Key], months: set[str]) -> pa.Table:
+    files = {t: store.latest_files(t, months) for t in ("segments", "clicks", "links")}
+    files["archives"] = store.latest_files("archives")
+    files["replays"] = files["replays_recent"] = []
+    con = store.scan_connection(files)
+    try:
+        return compute_summaries(con, touched, store.now())
+    finally:
+        con.close()
