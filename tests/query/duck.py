@@ -1,0 +1,46 @@
+"""A tiny executor over in-memory Arrow tables, for testing query functions without a store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from replaystore.storage import schema
+
+T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+class DuckExecutor:
+    def __init__(self, **tables: list[dict[str, Any]]) -> None:
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        for name, table_schema in schema.TABLES.items():
+            rows = [_complete(r, table_schema) for r in tables.get(name, [])]
+            self.con.register(name, pa.Table.from_pylist(rows, schema=table_schema))
+
+    def execute(self, expression: exp.Expression, params: dict | None = None) -> list[dict]:
+        cursor = self.con.execute(expression.sql(dialect="duckdb"))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _complete(row: dict[str, Any], table_schema: pa.Schema) -> dict[str, Any]:
+    full: dict[str, Any] = {}
+    for f in table_schema:
+        if f.name in row:
+            full[f.name] = row[f.name]
+        elif pa.types.is_string(f.type):
+            full[f.name] = ""
+        elif pa.types.is_list(f.type):
+            full[f.name] = []
+        elif pa.types.is_boolean(f.type):
+            full[f.name] = False
+        elif pa.types.is_integer(f.type):
+            full[f.name] = 0
+        else:
+            full[f.name] = None
+    return full
