@@ -88,7 +88,7 @@ def link_header(req: Request, page: Page, has_more: bool) -> tuple[str, str]:
 
     def link(offset: int, is_prev: int, rel: str, results: bool) -> str:
         cursor = f"0:{offset}:{is_prev}"
-        query = urllib.parse.urlencode([*kept, ("cursor", cursor)])
+        query = urllib.parse.urlencode([*kept, ("cursor", cursor)], safe=":")
         flag = "true" if results else "false"
         return f'<{req.url}?{query}>; rel="{rel}"; results="{flag}"; cursor="{cursor}"'
 

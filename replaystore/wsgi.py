@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -30,9 +31,11 @@ from replaystore.catalog import Catalog
 from replaystore.engine import Engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, build_batch
+from replaystore.ingest.service import IngestService
 from replaystore.storage.store import Store
 
 log = logging.getLogger(__name__)
+JOURNAL_DIR = "journal"
 MAX_BODY = 20 * 1024 * 1024  # envelopes above this are refused with 413
 _CHUNK = 64 * 1024
 Environ = dict[str, Any]
@@ -127,6 +130,13 @@ class SyncIngest:
             self.store.write(batch)
 
 
+def _default_ingest(data_dir: str, store: Store) -> Ingest:
+    """The durable journaled service for a local store; remote stores write synchronously."""
+    if "://" in data_dir:
+        return SyncIngest(store)
+    return IngestService(store, os.path.join(data_dir, JOURNAL_DIR))
+
+
 def _read_body(environ: Environ) -> bytes:
     """The request body, refusing more than MAX_BODY bytes whatever Content-Length says."""
     stream = environ.get("wsgi.input")
@@ -182,7 +192,9 @@ class WsgiApp:
         self.catalog = Catalog(data_dir)
         self.auth = auth
         engine = Engine(self.store)
-        self.api = Api(self.store, engine, self.catalog, ingest or SyncIngest(self.store))
+        self.api = Api(
+            self.store, engine, self.catalog, ingest or _default_ingest(data_dir, self.store)
+        )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
