@@ -1,0 +1,285 @@
+"""Node tree -> sqlglot condition, over the `replays` summary, the raw rows, or one click row.
+
+Semantics (backend b.5, c.2; SPEC §3):
+
+* a positive term (`=`, `IN`, wildcard) holds when some non-empty value of the replay
+  satisfies it; its negation (`!`, `!=`, `NOT IN`) when none does;
+* `field:""` holds when the replay has no non-empty value, `field:[x, ""]` is
+  "some value is x, or there is none"; `has:f` is `!f:""`;
+* wildcards are anchored and case-insensitive, `=` and `IN` exact and case-sensitive;
+* comparison operators on string fields are part of the value (`browser.name:>a` is the
+  literal `>a`), elsewhere they are an error unless the field is numeric;
+* counts and durations compare exactly (no truncation); a duration without unit is seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Literal
+
+from sqlglot import exp
+
+from replaystore.errors import SearchError
+from replaystore.search import sql, values
+from replaystore.search.fields import FREE_TEXT_FIELDS, Field, lookup
+from replaystore.search.nodes import And, FreeText, Has, Key, ListValue, Node, Or, Text
+from replaystore.search.nodes import Filter as FilterNode
+from replaystore.search.parser import parse
+from replaystore.search.selectors import selector_condition
+from replaystore.search.sources import Accessor, Match, some_click, tag
+
+Source = Literal["summary", "raw"]
+Some = Callable[[Match], exp.Expression]
+
+NEGATED = {
+    "=": "!=",
+    "!=": "=",
+    ">": "<=",
+    "<=": ">",
+    "<": ">=",
+    ">=": "<",
+    "IN": "NOT IN",
+    "NOT IN": "IN",
+}
+COMPARISONS = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ, "!=": exp.NEQ}
+NEGATIVE = frozenset({"!=", "NOT IN"})
+
+
+def invalid_operator(key: str) -> SearchError:
+    return SearchError(f"Invalid operator specified for `{key}`")
+
+
+def key_label(key: Key) -> str:
+    return str(key) if key.kind == "tag" else key.name
+
+
+def tag_field(name: str) -> Field:
+    return Field(name, "string", "A tag.", values=tag(name))
+
+
+def resolve(key: Key) -> Field:
+    """The registry field of a key; unknown keys and `tags[...]` are tag keys (b.7)."""
+    if key.kind != "tag":
+        field = lookup(key.name)
+        if field is not None:
+            return field
+    return tag_field(key.name)
+
+
+# ---- operators and value texts
+
+
+def operator_and_items(node: FilterNode, field: Field) -> tuple[str, list[Text]]:
+    """The effective operator (negation applied) and the value texts of a filter."""
+    if isinstance(node.value, ListValue):
+        return ("NOT IN" if node.negated else "IN"), list(node.value.items)
+    op, text = node.op or "=", node.value
+    if op not in ("=", "!=") and field.kind == "string":
+        text, op = Text(op + text.text, text.quoted, text.pos), "="
+    return (NEGATED[op] if node.negated else op), [text]
+
+
+def display(node: FilterNode) -> str:
+    """The value as Sentry's number errors show it: `>abc`, or a list's repr."""
+    if isinstance(node.value, ListValue):
+        return repr([item.text for item in node.value.items])
+    return (node.op if node.op not in ("", "=", "!=") else "") + node.value.text
+
+
+def _finish(op: str, positive: exp.Expression) -> exp.Expression:
+    return sql.not_(positive) if op in NEGATIVE else positive
+
+
+# ---- the kinds
+
+
+def string_condition(op: str, items: list[Text], some: Some) -> exp.Expression:
+    exact = tuple(
+        dict.fromkeys(
+            values.exact(i.text) for i in items if i.text and not values.is_wildcard(i.text)
+        )
+    )
+    patterns = tuple(values.like_pattern(i.text) for i in items if values.is_wildcard(i.text))
+    parts: list[exp.Expression] = []
+    if exact or patterns:
+        parts.append(some(Match(exact, patterns)))
+    if any(i.text == "" for i in items):
+        parts.append(sql.not_(some(Match())))
+    return _finish(op, sql.any_of(*parts))
+
+
+def checked_condition(
+    op: str, items: list[Text], some: Some, key: str, parse_value: Callable[[str, str], str]
+) -> exp.Expression:
+    """UUID and IPv4 values: no wildcards, each value validated and normalised."""
+    if any(values.is_wildcard(i.text) for i in items):
+        raise invalid_operator(key)
+    typed = [Text(parse_value(key, i.text) if i.text else "") for i in items]
+    return string_condition(op, typed, some)
+
+
+def _number_literal(value: Decimal) -> exp.Literal:
+    return exp.Literal.number(format(value.normalize(), "f"))
+
+
+def numeric_condition(op: str, numbers: list[Decimal], value: exp.Expression) -> exp.Expression:
+    if op in ("IN", "NOT IN"):
+        member = exp.In(this=value, expressions=[_number_literal(n) for n in numbers])
+        return _finish(op, sql.true_or_false(member))
+    return sql.true_or_false(COMPARISONS[op](this=value, expression=_number_literal(numbers[0])))
+
+
+def _numbers(node: FilterNode, field: Field, key: str, items: list[Text]) -> list[Decimal]:
+    parse_one = values.seconds if field.kind == "duration" else values.number
+    return [parse_one(key, item.text, display(node)) for item in items]
+
+
+# ---- one filter over the replays (either source) or over one click row
+
+
+class Target:
+    """How leaves reach values: per replay over one source, or per click row."""
+
+    def __init__(self, source: Source | None, click: Accessor | None = None) -> None:
+        self.source = source
+        self.click = click
+
+    def some(self, field: Field, key: str) -> Some:
+        if self.click is not None:
+            if field.click is None:
+                raise SearchError(f"Unsupported search field: {key}")
+            on_click, click = field.click, self.click
+            return lambda match: on_click(click, match)
+        assert field.values is not None
+        return field.values.summary if self.source == "summary" else field.values.raw
+
+    def value(self, field: Field) -> exp.Expression:
+        build = field.summary if self.source == "summary" else field.raw
+        assert build is not None
+        return build()
+
+    def clicks(self, condition: Callable[[Accessor], exp.Expression]) -> exp.Expression:
+        if self.click is not None:
+            return sql.true_or_false(condition(self.click))
+        summary, raw = some_click(condition)
+        return summary if self.source == "summary" else raw
+
+
+def filter_condition(node: FilterNode, target: Target) -> exp.Expression:
+    field = resolve(node.key)
+    key = key_label(node.key)
+    if target.click is not None and field.kind not in ("string", "selector"):
+        raise SearchError(f"Unsupported search field: {key}")
+    op, items = operator_and_items(node, field)
+    if op not in field.operators:
+        raise invalid_operator(key)
+    kind = field.kind
+    if kind == "string":
+        return string_condition(op, items, target.some(field, key))
+    if kind == "uuid":
+        return checked_condition(op, items, target.some(field, key), key, values.uuid_hex)
+    if kind == "ipv4":
+        return checked_condition(op, items, target.some(field, key), key, values.ipv4)
+    if kind in ("number", "duration"):
+        return numeric_condition(op, _numbers(node, field, key, items), target.value(field))
+    if kind == "boolean":
+        wanted = values.boolean(key, items[0].text) != (op == "!=")
+        value = target.value(field)
+        return value if wanted else sql.not_(value)
+    if kind == "selector":
+        return selector_filter(op, items[0].text, field, target)
+    return viewed_condition(op, items, field, key)
+
+
+def selector_filter(op: str, text: str, field: Field, target: Target) -> exp.Expression:
+    condition = selector_condition(text)
+    if condition is None:
+        return exp.false()
+    flag = field.click_flag
+
+    def on_click(click: Accessor) -> exp.Expression:
+        matched = condition(click)
+        return sql.all_of(matched, sql.true_or_false(click(flag))) if flag else matched
+
+    return _finish(op, target.clicks(on_click))
+
+
+def viewed_condition(op: str, items: list[Text], field: Field, key: str) -> exp.Expression:
+    """No views are stored: nobody viewed any replay (SPEC: has_viewed is always false)."""
+    if field.kind == "viewed_by_me":
+        answer = items[0].text.lower()
+        if answer not in ("true", "false"):
+            raise SearchError(f"Could not parse value for `{key}`")
+        return exp.false() if answer == "true" else exp.true()
+    for item in items:
+        if not item.text.lstrip("-").isdigit():
+            raise values.could_not_parse(key, "Failed to parse int.")
+    return exp.true() if op in NEGATIVE else exp.false()
+
+
+def has_condition(node: Has, target: Target) -> exp.Expression:
+    field = resolve(node.key)
+    key = key_label(node.key)
+    if target.click is not None and field.click is None:
+        raise SearchError(f"Unsupported search field: {key}")
+    if field.kind in ("number", "duration"):
+        raise values.could_not_parse(key, "Failed to parse float.")
+    if field.kind not in ("string", "uuid", "ipv4"):
+        raise invalid_operator(key)
+    present = target.some(field, key)(Match())
+    return sql.not_(present) if node.negated else present
+
+
+def free_text_condition(node: FreeText, target: Target) -> exp.Expression:
+    if target.click is not None:
+        raise SearchError("Unsupported search field: message")
+    match = Match(patterns=(values.contains_pattern(node.text),))
+    fields = [lookup(name) for name in FREE_TEXT_FIELDS]
+    return sql.any_of(*(target.some(f, f.name)(match) for f in fields if f is not None))
+
+
+def condition(node: Node, target: Target) -> exp.Expression:
+    if isinstance(node, And):
+        return sql.all_of(*(condition(child, target) for child in node.children))
+    if isinstance(node, Or):
+        return sql.any_of(*(condition(child, target) for child in node.children))
+    if isinstance(node, Has):
+        return has_condition(node, target)
+    if isinstance(node, FreeText):
+        return free_text_condition(node, target)
+    try:
+        return filter_condition(node, target)
+    except SearchError as error:
+        if error.position is None:
+            error.position = node.pos
+        raise
+
+
+def _compile(text: str, target: Target) -> exp.Expression:
+    tree = parse(text)
+    if tree is None:
+        return exp.true()
+    try:
+        return condition(tree, target)
+    except RecursionError:  # bounded by MAX_DEPTH; a backstop, never a 500
+        raise SearchError("The query is too complex.") from None
+
+
+def compile_replay_search(text: str, *, source: Source = "summary") -> exp.Expression:
+    """A condition selecting the replays that match `text`.
+
+    For "summary": over the unqualified columns of the `replays` view. For "raw": over the
+    raw rows, to be used with `raw_replays_query`.
+
+    >>> compile_replay_search("count_errors:>2").sql("duckdb")
+    'COALESCE("count_errors" > 2, FALSE)'
+    """
+    if source not in ("summary", "raw"):
+        raise ValueError(f"unknown source {source!r}")
+    return _compile(text, Target(source))
+
+
+def compile_click_search(text: str) -> exp.Expression:
+    """A condition over the unqualified columns of the raw `clicks` table, per click row."""
+    return _compile(text, Target(None, click=lambda name: sql.col(name)))

@@ -1,0 +1,316 @@
+"""The field registry: every search and sort key, defined once (DESIGN.md "One field registry").
+
+A `Field` names its kind (how values are typed and which operators apply), its aliases, and
+how to reach its values over the `replays` summary and over the raw rows. Keys that are not
+here are tag keys (backend b.7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot import exp
+
+from replaystore.search import aggregates as agg
+from replaystore.search import sources as src
+from replaystore.search.sources import Accessor, Match, Values
+
+Kind = Literal[
+    "string",  # STR: = != IN NOT IN, wildcards; comparisons fold into the value
+    "uuid",  # ID: = != IN NOT IN, value a UUID
+    "ipv4",  # = != IN NOT IN, value a dotted quad or ""
+    "number",  # NUM: = != > >= < <= IN NOT IN, k/m/b suffixes
+    "duration",  # NUM in seconds, with duration units
+    "boolean",  # = != with true/false/1/0
+    "selector",  # SEL: = != with a CSS selector
+    "viewed_by_id",  # = != IN NOT IN with an integer user id
+    "viewed_by_me",  # = with true/false
+    "time",  # sortable only, not searchable
+]
+
+OPERATORS: dict[Kind, frozenset[str]] = {
+    "string": frozenset({"=", "!=", "IN", "NOT IN"}),
+    "uuid": frozenset({"=", "!=", "IN", "NOT IN"}),
+    "ipv4": frozenset({"=", "!=", "IN", "NOT IN"}),
+    "number": frozenset({"=", "!=", ">", ">=", "<", "<=", "IN", "NOT IN"}),
+    "duration": frozenset({"=", "!=", ">", ">=", "<", "<=", "IN", "NOT IN"}),
+    "boolean": frozenset({"=", "!="}),
+    "selector": frozenset({"=", "!="}),
+    "viewed_by_id": frozenset({"=", "!=", "IN", "NOT IN"}),
+    "viewed_by_me": frozenset({"="}),
+    "time": frozenset(),
+}
+
+ClickMatch = Callable[[Accessor, Match], exp.Expression]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One search/sort key.
+
+    `values` reaches string-like kinds (uuid, ipv4, string); `summary`/`raw` build the
+    per-replay value of numeric kinds; `click` is the condition on one click row for
+    click fields (used by the clicks endpoint); `sort` is the summary column to order by.
+    """
+
+    name: str
+    kind: Kind
+    doc: str
+    aliases: tuple[str, ...] = ()
+    values: Values | None = None
+    summary: Callable[[], exp.Expression] | None = None
+    raw: Callable[[], exp.Expression] | None = None
+    click: ClickMatch | None = None
+    click_flag: str | None = None  # selectors: the click must also have this flag
+    sort: str | None = None
+    sort_names: tuple[str, ...] = ()
+
+    @property
+    def operators(self) -> frozenset[str]:
+        return OPERATORS[self.kind]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+def _column(name: str) -> Callable[[], exp.Expression]:
+    return lambda: exp.column(name, quoted=True)
+
+
+def _string(name: str, column: str, doc: str, *aliases: str, sort: tuple[str, ...] = ()) -> Field:
+    """A string picked per replay: the summary column and the same column of each segment."""
+    return Field(
+        name,
+        "string",
+        doc,
+        aliases,
+        values=src.scalar(column),
+        sort=column if sort else None,
+        sort_names=sort,
+    )
+
+
+def _number(
+    name: str,
+    raw: Callable[[], exp.Expression],
+    doc: str,
+    aliases: tuple[str, ...] = (),
+    sort: tuple[str, ...] = (),
+) -> Field:
+    return Field(
+        name,
+        "number",
+        doc,
+        aliases,
+        summary=_column(name),
+        raw=raw,
+        sort=name if sort else None,
+        sort_names=sort,
+    )
+
+
+def _click(name: str, attribute: str, doc: str, *aliases: str, is_list: bool = False) -> Field:
+    on_click = src.click_attribute(attribute, is_list)
+    return Field(name, "string", doc, aliases, values=src.clicked(on_click), click=on_click)
+
+
+def _selector(name: str, doc: str, flag: str | None = None) -> Field:
+    return Field(name, "selector", doc, click_flag=flag)
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("id", "uuid", "The replay id.", values=src.replay_id()),
+    _number(
+        "count_errors",
+        agg.count_errors,
+        "Distinct error ids.",
+        sort=("count_errors", "countErrors"),
+    ),
+    _number("count_warnings", agg.count_warnings, "Warning events.", sort=("count_warnings",)),
+    _number("count_infos", agg.count_infos, "Info/debug events.", sort=("count_infos",)),
+    _number(
+        "count_urls", agg.count_urls, "Urls visited.", ("count_screens",), sort=("count_urls",)
+    ),
+    _number("count_segments", agg.count_segments, "Recording segments."),
+    _number(
+        "count_dead_clicks", agg.count_dead_clicks, "Dead clicks.", sort=("count_dead_clicks",)
+    ),
+    _number(
+        "count_rage_clicks", agg.count_rage_clicks, "Rage clicks.", sort=("count_rage_clicks",)
+    ),
+    Field(
+        "count_traces",
+        "number",
+        "Distinct trace ids.",
+        summary=lambda: exp.ArraySize(this=exp.column("trace_ids", quoted=True)),
+        raw=agg.count_traces,
+    ),
+    _number("activity", agg.activity, "Activity score 1..10 (backend b.2).", sort=("activity",)),
+    Field(
+        "duration",
+        "duration",
+        "Whole seconds from started_at to finished_at.",
+        summary=_column("duration"),
+        raw=agg.duration,
+        sort="duration",
+        sort_names=("duration",),
+    ),
+    Field(
+        "is_archived",
+        "boolean",
+        "Deleted replays.",
+        summary=lambda: exp.Coalesce(
+            this=exp.column("is_archived", quoted=True), expressions=[exp.false()]
+        ),
+        raw=agg.is_archived,
+    ),
+    _string(
+        "browser.name", "browser_name", "Browser.", "browser", sort=("browser.name", "browser")
+    ),
+    _string("browser.version", "browser_version", "Browser version.", sort=("browser.version",)),
+    _string("os.name", "os_name", "OS.", "os", sort=("os.name", "os", "os_name")),
+    _string("os.version", "os_version", "OS version.", sort=("os.version",)),
+    _string("device.name", "device_name", "Device.", "device", sort=("device.name",)),
+    _string("device.brand", "device_brand", "Device brand.", sort=("device.brand",)),
+    _string("device.family", "device_family", "Device family.", sort=("device.family",)),
+    _string(
+        "device.model",
+        "device_model",
+        "Device model (SPEC §3: also device.model_id).",
+        "device.model_id",
+        sort=("device.model", "device.model_id"),
+    ),
+    _string("sdk.name", "sdk_name", "SDK.", "sdk", sort=("sdk.name",)),
+    _string("sdk.version", "sdk_version", "SDK version."),
+    _string("dist", "dist", "Distribution.", sort=("dist",)),
+    _string("environment", "environment", "Environment."),
+    _string("platform", "platform", "Platform.", sort=("platform",)),
+    _string("replay_type", "replay_type", "session or buffer."),
+    _string("user.id", "user_id", "User id.", sort=("user.id",)),
+    _string("user.email", "user_email", "User email.", sort=("user.email",)),
+    _string("user.username", "user_name", "User name.", "user", sort=("user.username",)),
+    _string("user.geo.city", "user_geo_city", "City."),
+    _string("user.geo.country_code", "user_geo_country_code", "Country code."),
+    _string("user.geo.region", "user_geo_region", "Region."),
+    _string("user.geo.subdivision", "user_geo_subdivision", "Subdivision."),
+    Field("user.ip", "ipv4", "IPv4 address.", ("user.ip_address",), values=src.scalar("user_ip")),
+    Field(
+        "releases",
+        "string",
+        "Releases.",
+        ("release",),
+        values=src.listed("releases", "release", raw_is_list=False),
+    ),
+    Field("urls", "string", "Urls.", ("url", "screens", "screen"), values=src.listed("urls")),
+    Field(
+        "error_ids",
+        "uuid",
+        "Error ids.",
+        ("error_id",),
+        values=src.linked_ids("error_ids", agg.ERROR_LEVELS, "error_ids"),
+    ),
+    Field(
+        "warning_ids",
+        "uuid",
+        "Warning ids.",
+        ("warning_id",),
+        values=src.linked_ids("warning_ids", agg.WARNING_LEVELS),
+    ),
+    Field(
+        "info_ids",
+        "uuid",
+        "Info ids.",
+        ("info_id",),
+        values=src.linked_ids("info_ids", agg.INFO_LEVELS),
+    ),
+    Field("trace_ids", "uuid", "Trace ids.", ("trace_id", "trace"), values=src.listed("trace_ids")),
+    _click("click.tag", "tag", "Tag name of a clicked element."),
+    _click("click.id", "id", "id of a clicked element."),
+    _click("click.class", "class", "A class of a clicked element.", is_list=True),
+    _click("click.textContent", "text", "Text of a clicked element.", "click_text"),
+    _click("click.role", "role", "role of a clicked element."),
+    _click("click.alt", "alt", "alt of a clicked element."),
+    _click("click.testid", "testid", "data-testid of a clicked element."),
+    _click("click.label", "aria_label", "aria-label of a clicked element.", "click_aria_label"),
+    _click("click.title", "title", "title of a clicked element."),
+    _click("click.component_name", "component_name", "data-sentry-component of a clicked element."),
+    _selector("click.selector", "A CSS selector some click matches."),
+    _selector("dead.selector", "A CSS selector some dead click matches.", "is_dead"),
+    _selector("rage.selector", "A CSS selector some rage click matches.", "is_rage"),
+    Field("viewed_by_id", "viewed_by_id", "Viewer user id (no views are stored).", ("seen_by_id",)),
+    Field("viewed_by_me", "viewed_by_me", "Viewed by the requester (never).", ("seen_by_me",)),
+    Field(
+        "started_at", "time", "Start.", sort="started_at", sort_names=("started_at", "startedAt")
+    ),
+    Field(
+        "finished_at", "time", "End.", sort="finished_at", sort_names=("finished_at", "finishedAt")
+    ),
+    Field(
+        "project_id", "time", "Project.", sort="project_id", sort_names=("project_id", "projectId")
+    ),
+)
+
+BY_NAME: dict[str, Field] = {
+    name: field for field in FIELDS if field.kind != "time" for name in field.names
+}
+SORTABLE: dict[str, Field] = {name: field for field in FIELDS for name in field.sort_names}
+# SPEC §3 "Free text": a substring of urls, user.*, releases or id.
+FREE_TEXT_FIELDS = (
+    "urls",
+    "user.id",
+    "user.username",
+    "user.email",
+    "user.ip",
+    "user.geo.city",
+    "user.geo.country_code",
+    "user.geo.region",
+    "user.geo.subdivision",
+    "releases",
+    "id",
+)
+
+# Response field names accepted by the `field` parameter (backend b.3).
+VALID_FIELDS: frozenset[str] = frozenset(
+    {
+        "activity",
+        "browser",
+        "count_dead_clicks",
+        "count_errors",
+        "count_rage_clicks",
+        "count_segments",
+        "count_urls",
+        "device",
+        "dist",
+        "duration",
+        "environment",
+        "error_ids",
+        "finished_at",
+        "id",
+        "is_archived",
+        "os",
+        "platform",
+        "project_id",
+        "releases",
+        "sdk",
+        "started_at",
+        "tags",
+        "trace_ids",
+        "urls",
+        "user",
+        "clicks",
+        "info_ids",
+        "warning_ids",
+        "count_warnings",
+        "count_infos",
+        "has_viewed",
+        "replay_type",
+        "ota_updates",
+    }
+)
+
+
+def lookup(name: str) -> Field | None:
+    return BY_NAME.get(name)
