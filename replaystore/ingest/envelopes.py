@@ -76,7 +76,7 @@ def envelope_project_id(envelope: EnvelopeInput, headers: dict[str, Any]) -> int
     found = dsn_project_id(headers.get("dsn"))
     if found is None:
         raise IngestError(
-            "no project id: give one, or put a `dsn` ending in the project id in the header",
+            "field 'dsn': no project id: give one, or a `dsn` ending in the project id",
             item="header",
             field="dsn",
         )
@@ -90,7 +90,7 @@ def _replay_items(envelope: Envelope) -> tuple[Item | None, Item | None]:
         if len(found) > 1:
             extra = found[1]
             raise IngestError(
-                f"item {extra.index}: at most one {kind} item per envelope",
+                f"field 'type': at most one {kind} item per envelope",
                 item=f"item {extra.index}",
                 field="type",
             )

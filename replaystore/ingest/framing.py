@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from replaystore.errors import IngestError
-from replaystore.ingest.values import describe
+from replaystore.ingest.values import describe, fail
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Envelope:
 
 
 def _item_error(index: int, reason: str, field: str | None = None) -> IngestError:
-    return IngestError(f"item {index}: {reason}", item=f"item {index}", field=field)
+    detail = reason if field is None else f"field {field!r}: {reason}"
+    return IngestError(detail, item=f"item {index}", field=field)
 
 
 def _line(body: bytes, start: int) -> tuple[bytes, int]:
@@ -54,25 +55,25 @@ def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise IngestError(f"{what}: invalid JSON ({error})", field=what) from None
+        raise fail(what, f"invalid JSON ({error})") from None
     if not isinstance(value, dict):
-        raise IngestError(f"{what}: expected a JSON object, got {describe(value)}", field=what)
+        raise fail(what, f"expected a JSON object, got {describe(value)}")
     return value
 
 
 def _item_header(raw: bytes, index: int) -> tuple[str, int | None, dict[str, Any]]:
     headers = _json_object(raw)
     if headers is None:
-        raise _item_error(index, f"header is not a JSON object: {describe(raw[:60])}", "header")
+        raise _item_error(index, f"item header is not a JSON object: {describe(raw[:60])}")
     kind = headers.get("type")
     if not isinstance(kind, str) or not kind:
-        raise _item_error(index, f"header needs a string 'type', got {describe(kind)}", "type")
+        raise _item_error(index, f"expected a non-empty string, got {describe(kind)}", "type")
     length = headers.get("length")
     if length is not None and (
         isinstance(length, bool) or not isinstance(length, int) or length < 0
     ):
         raise _item_error(
-            index, f"'length' must be a non-negative integer, got {describe(length)}", "length"
+            index, f"expected a non-negative integer, got {describe(length)}", "length"
         )
     return kind, length, headers
 
@@ -102,7 +103,7 @@ def parse_envelope(body: bytes) -> Envelope:
             if end > len(body):
                 raise _item_error(
                     index,
-                    f"'length' {length} runs past the end of the body "
+                    f"{length} bytes run past the end of the body "
                     f"({max(len(body) - after, 0)} bytes left)",
                     "length",
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from replaystore.errors import IngestError
+from replaystore.ingest.values import fail
 
 # A decompressed body or recording larger than this is refused (a zip bomb guard).
 MAX_DECOMPRESSED = 100 * 1024 * 1024
@@ -23,20 +23,18 @@ def inflate(data: bytes, wbits: int, limit: int, *, field: str = "body") -> byte
         try:
             chunk = engine.decompress(rest, limit + 1 - len(out))
         except zlib.error as error:
-            raise IngestError(f"{field}: corrupt compressed data ({error})", field=field) from None
+            raise fail(field, f"corrupt compressed data ({error})") from None
         out += chunk
         if len(out) > limit or engine.unconsumed_tail:
-            raise IngestError(
-                f"{field}: decompressed size exceeds the limit of {limit} bytes", field=field
-            )
+            raise fail(field, f"decompressed size exceeds the limit of {limit} bytes")
         if not engine.eof:
-            raise IngestError(f"{field}: truncated compressed data", field=field)
+            raise fail(field, "truncated compressed data")
         rest = engine.unused_data
         # Concatenated gzip members are one valid stream (RFC 1952 §2.2); zlib allows no tail.
         if not rest or wbits != GZIP:
             break
     if rest:
-        raise IngestError(f"{field}: trailing bytes after the compressed data", field=field)
+        raise fail(field, "trailing bytes after the compressed data")
     return bytes(out)
 
 
@@ -64,7 +62,5 @@ def decode_content(body: bytes, content_encoding: str | None, limit: int) -> byt
             wbits = ZLIB if is_zlib(body) else RAW_DEFLATE
             body = inflate(body, wbits, limit, field="content-encoding")
         else:
-            raise IngestError(
-                f"content-encoding: unsupported encoding {coding!r}", field="content-encoding"
-            )
+            raise fail("content-encoding", f"unsupported encoding {coding!r}")
     return body

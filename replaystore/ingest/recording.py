@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from replaystore.errors import IngestError
 from replaystore.ingest import values as v
 from replaystore.ingest.inflate import GZIP, ZLIB, inflate, is_gzip, is_zlib
 from replaystore.ingest.replay_event import segment_id as read_segment_id
@@ -28,25 +27,19 @@ def decode_body(body: bytes, limit: int) -> bytes:
         return inflate(body, GZIP, limit, field="recording")
     if body.lstrip()[:1] == b"[":
         if len(body) > limit:
-            raise IngestError(
-                f"recording: size exceeds the limit of {limit} bytes", field="recording"
-            )
+            raise v.fail("recording", f"size exceeds the limit of {limit} bytes")
         return body
-    raise IngestError(
-        f"recording: body is neither zlib, gzip nor a JSON array (starts {body[:8]!r})",
-        field="recording",
-    )
+    raise v.fail("recording", f"body is neither zlib, gzip nor a JSON array (starts {body[:8]!r})")
 
 
 def parse_rrweb(text: bytes) -> list[Any]:
     try:
         events = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise IngestError(f"recording: invalid rrweb JSON ({error})", field="recording") from None
+        raise v.fail("recording", f"invalid rrweb JSON ({error})") from None
     if not isinstance(events, list):
-        raise IngestError(
-            f"recording: expected a JSON array of rrweb events, got {v.describe(events)[:40]}",
-            field="recording",
+        raise v.fail(
+            "recording", f"expected a JSON array of rrweb events, got {v.describe(events)[:40]}"
         )
     return events
 
@@ -55,15 +48,15 @@ def parse_recording_payload(payload: bytes, limit: int) -> Recording:
     """Split the header line from the body, read `segment_id`, decode and parse the body."""
     newline = payload.find(b"\n")
     if newline < 0:
-        raise IngestError("recording: no newline after the segment header line", field="segment_id")
+        raise v.fail("segment_id", "no newline after the recording header line")
     try:
         header = orjson.loads(payload[:newline])
     except orjson.JSONDecodeError:
         header = None
     if not isinstance(header, dict):
-        raise IngestError(
-            f"recording: header line is not a JSON object: {v.describe(payload[:newline][:60])}",
-            field="segment_id",
+        raise v.fail(
+            "segment_id",
+            f"recording header line is not a JSON object: {v.describe(payload[:newline][:60])}",
         )
     if header.get("segment_id") is None:
         raise v.fail("segment_id", "required in the recording header line")
