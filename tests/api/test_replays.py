@@ -129,9 +129,11 @@ def test_field_selection(client: Client) -> None:
 def test_seed_example_shape_and_values(client: Client) -> None:
     item = client.get(f"/api/0/projects/acme/web/replays/{rid(1)}/").json()["data"]
     assert set(item) == SEED_KEYS | SENTRY_EXTRA
-    types = {"activity": int, "browser": dict, "count_errors": int, "duration": int,
-             "error_ids": list, "finished_at": str, "id": str, "is_archived": bool,
-             "project_id": str, "releases": list, "tags": dict, "urls": list, "user": dict}  # fmt: skip
+    types = {
+        "activity": int, "browser": dict, "count_errors": int, "duration": int, "error_ids": list,
+        "finished_at": str, "id": str, "is_archived": bool, "project_id": str, "releases": list,
+        "tags": dict, "urls": list, "user": dict,
+    }  # fmt: skip
     for key, expected_type in types.items():
         assert isinstance(item[key], expected_type), key
     assert set(item["device"]) == {"brand", "family", "model_id", "name"}
