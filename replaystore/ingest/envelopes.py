@@ -145,24 +145,30 @@ def _collect_links(envelope: Envelope, origin: Origin, collector: Collector) -> 
             collector.add_link(row)
 
 
+def collect_envelope_items(
+    envelope: EnvelopeInput, collector: Collector, *, now: datetime, limit: int
+) -> None:
+    """Validate one envelope and add its rows; errors name the item, not the envelope."""
+    body = decode_content(envelope.body, envelope.content_encoding, limit)
+    parsed = parse_envelope(body)
+    origin = Origin(
+        project_id=envelope_project_id(envelope, parsed.headers),
+        received=v.aware_utc(envelope.received) if envelope.received else now,
+        client_ip=envelope.client_ip,
+        user_agent=envelope.user_agent,
+    )
+    _collect_replay(parsed, origin, collector, limit)
+    _collect_links(parsed, origin, collector)
+
+
 def collect_envelope(
     envelope: EnvelopeInput, collector: Collector, *, now: datetime, limit: int
 ) -> None:
     """Validate one envelope and add its rows to `collector`; errors name the envelope."""
-    where = f"envelope {envelope.name!r}"
     try:
-        body = decode_content(envelope.body, envelope.content_encoding, limit)
-        parsed = parse_envelope(body)
-        origin = Origin(
-            project_id=envelope_project_id(envelope, parsed.headers),
-            received=v.aware_utc(envelope.received) if envelope.received else now,
-            client_ip=envelope.client_ip,
-            user_agent=envelope.user_agent,
-        )
-        _collect_replay(parsed, origin, collector, limit)
-        _collect_links(parsed, origin, collector)
+        collect_envelope_items(envelope, collector, now=now, limit=limit)
     except IngestError as error:
-        raise located(error, where) from None
+        raise located(error, f"envelope {envelope.name!r}") from None
 
 
 def build_batch(

@@ -13,7 +13,12 @@ import orjson
 from replaystore.errors import IngestError
 from replaystore.ingest import values as v
 from replaystore.ingest.assemble import Collector, located
-from replaystore.ingest.envelopes import EnvelopeInput, collect_envelope, envelope_project_id
+from replaystore.ingest.envelopes import (
+    EnvelopeInput,
+    collect_envelope,
+    collect_envelope_items,
+    envelope_project_id,
+)
 from replaystore.ingest.framing import parse_envelope
 from replaystore.ingest.inflate import MAX_DECOMPRESSED, decode_content
 from replaystore.ingest.links import link_row
@@ -88,7 +93,7 @@ def _collect_line(
             received=v.optional_timestamp(line.get("received"), "received"),
             name=name,
         )
-        collect_envelope(envelope, collector, now=now, limit=limit)
+        collect_envelope_items(envelope, collector, now=now, limit=limit)
         return
     if kind not in LINE_TYPES:
         raise v.fail("type", f"expected one of {', '.join(LINE_TYPES)}, got {v.describe(kind)}")
@@ -132,8 +137,6 @@ def parse_jsonl(
                 raise IngestError(f"expected a JSON object, got {v.describe(line)[:40]}")
             _collect_line(line, collector, where, now, max_decompressed)
         except IngestError as error:
-            if error.item and error.item.startswith(where):
-                raise  # already located (an `envelope` line)
             raise located(error, where) from None
     return collector.build()
 
@@ -171,7 +174,10 @@ def export_lines(envelope: EnvelopeInput, *, max_decompressed: int = MAX_DECOMPR
             replay_id = event["replay_id"]
             lines.append({"type": "replay_event", **base, "event": event})
         elif item.type == "event":
-            line = {"type": "event", **base, "event": orjson.loads(item.payload)}
+            event = orjson.loads(item.payload)
+            if event.get("event_id") is None and parsed.headers.get("event_id") is not None:
+                event["event_id"] = parsed.headers["event_id"]  # the link's id
+            line = {"type": "event", **base, "event": event}
             if isinstance(parsed.headers.get("trace"), dict):
                 line["trace"] = parsed.headers["trace"]
             lines.append(line)
