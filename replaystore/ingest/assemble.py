@@ -48,15 +48,6 @@ class Collector:
         self.links.pop(key, None)
         self.links[key] = row
 
-    def _environment(self, project_id: int, replay_id: str, segment_id: int) -> str:
-        row = self.segments.get((project_id, replay_id, segment_id))
-        if row is not None:
-            return row["environment"]
-        for (project, replay, _), other in self.segments.items():
-            if project == project_id and replay == replay_id and other["environment"]:
-                return other["environment"]
-        return ""
-
     def _clicks(self) -> list[dict[str, Any]]:
         winners: dict[tuple[int, str, str], dict[str, Any]] = {}
         for row in self.clicks:
@@ -68,15 +59,21 @@ class Collector:
                 held["is_rage"],
             ):
                 winners[key] = row
-        return [
-            {
-                **row,
-                "environment": self._environment(
-                    row["project_id"], row["replay_id"], row["segment_id"]
-                ),
-            }
-            for row in winners.values()
-        ]
+        # A click takes its segment's environment, else any the replay has in this batch.
+        by_replay: dict[tuple[int, str], str] = {}
+        for (project, replay, _), segment in self.segments.items():
+            if segment["environment"]:
+                by_replay.setdefault((project, replay), segment["environment"])
+        out = []
+        for row in winners.values():
+            segment = self.segments.get((row["project_id"], row["replay_id"], row["segment_id"]))
+            environment = (
+                segment["environment"]
+                if segment is not None
+                else by_replay.get((row["project_id"], row["replay_id"]), "")
+            )
+            out.append({**row, "environment": environment})
+        return out
 
     def build(self) -> WriteBatch:
         segments = [{**row, "has_blob": key in self.blobs} for key, row in self.segments.items()]
