@@ -72,12 +72,20 @@ def resolve(key: Key) -> Field:
 
 def operator_and_items(node: FilterNode, field: Field) -> tuple[str, list[Text]]:
     """The effective operator (negation applied) and the value texts of a filter."""
-    if isinstance(node.value, ListValue):
-        return ("NOT IN" if node.negated else "IN"), list(node.value.items)
-    op, text = node.op or "=", node.value
+    value = node.value
+    if isinstance(value, ListValue) and field.kind == "selector" and _one_bare(value):
+        # `click.selector:[alt=x]` is an attribute selector, not a list of one.
+        value = Text(f"[{value.items[0].text}]", False, value.pos)
+    if isinstance(value, ListValue):
+        return ("NOT IN" if node.negated else "IN"), list(value.items)
+    op, text = node.op or "=", value
     if op not in ("=", "!=") and field.kind == "string":
         text, op = Text(op + text.text, text.quoted, text.pos), "="
     return (NEGATED[op] if node.negated else op), [text]
+
+
+def _one_bare(value: ListValue) -> bool:
+    return len(value.items) == 1 and not value.items[0].quoted
 
 
 def display(node: FilterNode) -> str:
