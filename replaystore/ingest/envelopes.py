@@ -50,18 +50,15 @@ def dsn_project_id(dsn: Any) -> int | None:
     return int(match.group()) if match else None
 
 
-def envelope_event_id(body: bytes) -> str | None:
+def envelope_event_id(body: bytes, content_encoding: str | None = None) -> str | None:
     """The envelope header's `event_id` (32 hex), or None; for the HTTP 200 body `{"id": ...}`."""
-    header = body.split(b"\n", 1)[0]
     try:
+        header = decode_content(body, content_encoding, MAX_DECOMPRESSED).split(b"\n", 1)[0]
         value = orjson.loads(header)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    try:
+        if not isinstance(value, dict):
+            return None
         return v.optional_uuid_hex(value.get("event_id"), "event_id")
-    except IngestError:
+    except (IngestError, orjson.JSONDecodeError):
         return None
 
 

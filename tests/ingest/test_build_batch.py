@@ -223,6 +223,11 @@ def test_gzip_request_body() -> None:
 )
 def test_envelope_event_id(body: bytes, expected: str | None) -> None:
     assert envelope_event_id(body) == expected
+    assert envelope_event_id(gzip.compress(body), "gzip") == expected
+
+
+def test_envelope_event_id_of_a_bad_encoding() -> None:
+    assert envelope_event_id(replay_envelope(), "gzip") is None
 
 
 def _recording_item(payload: bytes) -> bytes:
