@@ -67,14 +67,11 @@ def _fold_recent(store: Store) -> tuple[int, list[str]]:
     if not files["replays_recent"]:
         return 0, []
     con = store.scan_connection(files)
-    try:
-        count = exp.select(exp.Count(this=exp.Star())).from_("replays_recent")
-        folded = con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0]
-        months = _affected_months(con)
-        for month in months:
-            _rewrite_month(store.tables["replays"], con, month)
-    finally:
-        con.close()
+    count = exp.select(exp.Count(this=exp.Star())).from_("replays_recent")
+    folded = con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0]
+    months = _affected_months(con)
+    for month in months:
+        _rewrite_month(store.tables["replays"], con, month)
     recent = store.tables["replays_recent"]
     # Only this writer (holding the lock) appends to the tier, so everything in it was folded.
     retry_on_conflict(

@@ -29,18 +29,13 @@ def delete_replay(
         updated = store.now()  # the newest summary wins, whatever `now` the caller passed
         key = [(project_id, replay_id)]
         con = store.scan_connection(_all_files(store))
-        try:
-            if _rows_of(con, "archives", project_id, replay_id, ("month",)):
-                return False
-            before = compute_summaries(con, key, updated)
-            months = {
-                table: sorted(
-                    {m for (m,) in _rows_of(con, table, project_id, replay_id, ("month",))}
-                )
-                for table in PURGED
-            }
-        finally:
-            con.close()
+        if _rows_of(con, "archives", project_id, replay_id, ("month",)):
+            return False
+        before = compute_summaries(con, key, updated)
+        months = {
+            table: sorted({m for (m,) in _rows_of(con, table, project_id, replay_id, ("month",))})
+            for table in PURGED
+        }
         started_at = before.column("started_at")[0].as_py() if before.num_rows else None
         append(store.tables["archives"], _marker(project_id, replay_id, when, started_at))
         archived = _archived_summary(store, key, updated) if before.num_rows else None
@@ -101,7 +96,4 @@ def _marker(
 def _archived_summary(store: Store, key: list[tuple[int, str]], when: datetime) -> pa.Table:
     """The summary recomputed with the new archive marker: the archived shape (b.4)."""
     con = store.scan_connection(_all_files(store))
-    try:
-        return compute_summaries(con, key, when)
-    finally:
-        con.close()
+    return compute_summaries(con, key, when)

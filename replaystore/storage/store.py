@@ -44,6 +44,7 @@ class Store:
         self._reader = SnapshotReader({t: layout.table_uri(t) for t in ALL_TABLES}, storage_options)
         self._cached: tuple[object, Snapshot] | None = None
         self._last_now = datetime.min.replace(tzinfo=UTC)
+        self._scan: duckdb.DuckDBPyConnection | None = None
 
     @classmethod
     def open(
@@ -147,9 +148,12 @@ class Store:
         return [f for f in files if file_month(f) in months]
 
     def scan_connection(self, files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(config=dict(SCAN_CONFIG))
-        register_views(con, files)
-        return con
+        """The writers' own DuckDB connection (reused: call with self.lock held), its views
+        re-pointed at the given files."""
+        if self._scan is None:
+            self._scan = duckdb.connect(config=dict(SCAN_CONFIG))
+        register_views(self._scan, files)
+        return self._scan
 
 
 def _files_differ(dt: DeltaTable, version: int, storage_options: dict | None) -> bool:

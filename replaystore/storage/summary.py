@@ -5,6 +5,7 @@ a relation `touched(project_id, replay_id)` naming the replays to compute."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
@@ -327,9 +328,9 @@ def _live_value(name: str) -> exp.Expression:
     return computed.get(name, col(name))
 
 
-def _column(field: pa.Field, now: datetime) -> exp.Expression:
+def _column(field: pa.Field) -> exp.Expression:
     if field.name == "updated_at":
-        value: exp.Expression = exp.convert(now)
+        value: exp.Expression = exp.Placeholder()  # the write time, bound per call
     elif field.name in ARCHIVED_KEEP:
         value = _live_value(field.name)
     else:
@@ -338,10 +339,11 @@ def _column(field: pa.Field, now: datetime) -> exp.Expression:
     return exp.alias_(exp.cast(value, duckdb_type(field.type)), field.name, quoted=True)
 
 
-def summary_query(now: datetime) -> exp.Select:
-    """SELECT every column of `schema.REPLAYS` for the touched replays that have a segment 0."""
+def summary_query() -> exp.Select:
+    """SELECT every column of `schema.REPLAYS` for the touched replays that have a segment 0;
+    `updated_at` is its one parameter."""
     return (
-        exp.select(*(_column(f, now) for f in schema.REPLAYS))
+        exp.select(*(_column(f) for f in schema.REPLAYS))
         .from_(exp.to_table("joined"))
         .with_("seg_agg", as_=_segment_aggregates())
         .with_("link_agg", as_=_link_aggregates())
@@ -351,6 +353,11 @@ def summary_query(now: datetime) -> exp.Select:
         .with_("joined", as_=_joined())
         .order_by(col("project_id"), col("started_at"), col("replay_id"))
     )
+
+
+@lru_cache(maxsize=1)
+def _summary_sql() -> str:
+    return summary_query().sql(dialect=DIALECT)
 
 
 def compute_summaries(
@@ -365,7 +372,7 @@ def compute_summaries(
     )
     con.register(TOUCHED, keys)
     try:
-        result = con.sql(summary_query(now).sql(dialect=DIALECT)).to_arrow_table()
+        result = con.sql(_summary_sql(), params=[now]).to_arrow_table()
     finally:
         con.unregister(TOUCHED)
     return result.cast(schema.REPLAYS)

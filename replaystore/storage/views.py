@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
@@ -15,7 +17,12 @@ KEY = ("project_id", "replay_id")
 
 def duckdb_type(t: pa.DataType) -> exp.DataType:
     """The DuckDB type of an Arrow type used by the stored schemas."""
-    return exp.DataType.build(_type_text(t), dialect=DIALECT)
+    return _parsed_type(_type_text(t)).copy()
+
+
+@lru_cache(maxsize=64)
+def _parsed_type(text: str) -> exp.DataType:
+    return exp.DataType.build(text, dialect=DIALECT)
 
 
 def _type_text(t: pa.DataType) -> str:
@@ -116,11 +123,18 @@ def snapshot_files(snapshot: Snapshot) -> dict[str, list[str]]:
 def register_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) -> None:
     """(Re)create the temp views `segments`, `clicks`, `links`, `archives`, `replays_base`,
     `replays_recent` and `replays` (newest summary per replay) on one connection."""
-    statements = [create_view(t, scan(files[t], table_schema(t))) for t in RAW_TABLES]
-    statements.append(create_view("replays_base", scan(files["replays"], table_schema("replays"))))
-    statements.append(
-        create_view("replays_recent", scan(files["replays_recent"], table_schema("replays")))
-    )
-    statements.append(create_view("replays", merged_replays()))
-    for statement in statements:
-        con.execute(statement.sql(dialect=DIALECT))
+    sources = {t: t for t in RAW_TABLES}
+    sources.update(replays_base="replays", replays_recent="replays_recent")
+    for view, table in sources.items():
+        con.execute(_view_sql(view, table, tuple(files[table])))
+    con.execute(_merged_view_sql())
+
+
+@lru_cache(maxsize=256)
+def _view_sql(view: str, table: str, files: tuple[str, ...]) -> str:
+    return create_view(view, scan(list(files), table_schema(table))).sql(dialect=DIALECT)
+
+
+@lru_cache(maxsize=1)
+def _merged_view_sql() -> str:
+    return create_view("replays", merged_replays()).sql(dialect=DIALECT)

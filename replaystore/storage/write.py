@@ -55,11 +55,8 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
         files["archives"] = store.latest_files("archives")
         files["replays"] = files["replays_recent"] = []
         con = store.scan_connection(files)
-        try:
-            new_rows, replaced = _new_rows(con, incoming, keys)
-        finally:
-            con.close()
-        archived = _archived_keys(store, keys)
+        new_rows, replaced = _new_rows(con, incoming, keys)
+        archived = _archived_keys(con, keys)
         blobs = [b for b in batch.blobs if (b.project_id, b.replay_id) not in archived]
         blobs_written = store.blobs.put_all(blobs)
         for table in RAW_TABLES[:3]:
@@ -186,19 +183,9 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, table_schema: pa.S
     )
 
 
-def _archived_keys(store: Store, keys: set[Key]) -> set[Key]:
-    con = store.scan_connection(_only_archives(store))
-    try:
-        rows = con.sql(_stored("archives", keys, KEY).sql(dialect=DIALECT)).fetchall()
-    finally:
-        con.close()
+def _archived_keys(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> set[Key]:
+    rows = con.execute(_stored("archives", keys, KEY).sql(dialect=DIALECT)).fetchall()
     return {(int(p), str(r)) for p, r in rows}
-
-
-def _only_archives(store: Store) -> dict[str, list[str]]:
-    files: dict[str, list[str]] = {t: [] for t in store.tables}
-    files["archives"] = store.latest_files("archives")
-    return files
 
 
 def _summaries(store: Store, touched: list[Key], months: set[str]) -> pa.Table:
@@ -206,7 +193,4 @@ def _summaries(store: Store, touched: list[Key], months: set[str]) -> pa.Table:
     files["archives"] = store.latest_files("archives")
     files["replays"] = files["replays_recent"] = []
     con = store.scan_connection(files)
-    try:
-        return compute_summaries(con, touched, store.now())
-    finally:
-        con.close()
+    return compute_summaries(con, touched, store.now())
