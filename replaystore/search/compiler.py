@@ -229,6 +229,8 @@ def viewed_condition(op: str, items: list[Text], field: Field, key: str) -> exp.
 def has_condition(node: Has, target: Target) -> exp.Expression:
     field = resolve(node.key)
     key = key_label(node.key)
+    if field.kind == "selector":
+        raise invalid_operator(key)
     if target.click is not None and field.click is None:
         raise SearchError(f"Unsupported search field: {key}")
     if field.kind in ("number", "duration"):

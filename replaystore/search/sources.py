@@ -21,6 +21,7 @@ from sqlglot import exp
 from replaystore.search import sql
 
 RAW = "r"  # alias of the outer per-replay row in raw conditions
+TRANSACTION = "transaction"  # stored as the segment `title`, never a tag (backend b.2)
 
 Accessor = Callable[[str], exp.Expression]
 ClickCondition = Callable[[Accessor], exp.Expression]
@@ -175,8 +176,14 @@ def replay_id() -> Values:
     return Values(summary, raw)
 
 
+def _nothing(_: Match) -> exp.Expression:
+    return exp.false()
+
+
 def tag(key: str) -> Values:
     """Values of tag `key`: summary `tags` structs, raw parallel `tags_key`/`tags_value`."""
+    if key == TRANSACTION:
+        return Values(_nothing, _nothing)
 
     def summary(match: Match) -> exp.Expression:
         def condition(field: Accessor) -> exp.Expression:
