@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
@@ -60,7 +61,11 @@ def _all_files(store: Store) -> dict[str, list[str]]:
 
 
 def _rows_of(
-    con, table: str, project_id: int, replay_id: str, columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    project_id: int,
+    replay_id: str,
+    columns: tuple[str, ...],
 ) -> list[tuple]:
     query = (
         exp.select(*columns)
