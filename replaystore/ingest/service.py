@@ -8,7 +8,8 @@ checkpointed are committed again; store writes are idempotent upserts, so a cras
 commit and its checkpoint is harmless.
 
 Failures: a batch the store refuses is retried one envelope at a time. An envelope that fails
-alone while others succeed is a poison envelope: it is set aside in `rejected/` and logged. When
+alone, and again right after another envelope's write succeeded, is a poison envelope: it is
+set aside in `rejected/` and logged. When
 every write fails the store itself is down: the envelopes stay journaled and are retried with
 exponential backoff.
 """
@@ -219,6 +220,22 @@ class IngestService:
 
     def _isolate(self, group: list[_Queued]) -> list[_Queued]:
         """Write one by one; reject the poison ones; return those failing with the store down."""
+        committed, failed = self._write_each(group)
+        if committed and failed:
+            # The store works now; it may have been down when these were tried: try again.
+            recommitted, failed = self._write_each([q for q, _ in failed])
+            committed += recommitted
+        self._mark_done(committed)
+        poison = [(q, e) for q, e in failed if committed or isinstance(e, IngestError)]
+        for queued, error in poison:
+            self._reject(queued, error)
+        self._mark_done([q for q, _ in poison])
+        poisoned = {q.seq for q, _ in poison}
+        return [q for q, _ in failed if q.seq not in poisoned]
+
+    def _write_each(
+        self, group: list[_Queued]
+    ) -> tuple[list[_Queued], list[tuple[_Queued, Exception]]]:
         committed: list[_Queued] = []
         failed: list[tuple[_Queued, Exception]] = []
         for queued in group:
@@ -227,13 +244,7 @@ class IngestService:
                 committed.append(queued)
             else:
                 failed.append((queued, error))
-        self._mark_done(committed)
-        poison = [(q, e) for q, e in failed if committed or isinstance(e, IngestError)]
-        for queued, error in poison:
-            self._reject(queued, error)
-        self._mark_done([q for q, _ in poison])
-        poisoned = {q.seq for q, _ in poison}
-        return [q for q, _ in failed if q.seq not in poisoned]
+        return committed, failed
 
     def _reject(self, queued: _Queued, error: Exception) -> None:
         log.error(

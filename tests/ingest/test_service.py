@@ -177,13 +177,21 @@ def test_commits_without_flush_after_max_delay(tmp_path: Path) -> None:
 def test_store_outage_is_retried_without_loss(tmp_path: Path) -> None:
     outage = threading.Event()
     outage.set()
-    store = MemoryStore(fail=lambda batch: outage.is_set())
+    retried = threading.Event()
     ids = [new_id() for _ in range(5)]
+
+    def fail(batch: WriteBatch) -> bool:
+        # The batch, then each of the 5 alone, then again after a backoff.
+        if store.attempts > 2 * (1 + len(ids)):
+            retried.set()
+        return outage.is_set()
+
+    store = MemoryStore(fail=fail)
     with IngestService(store, tmp_path / "journal", retry_delay=0.01, max_retry_delay=0.05) as svc:
         for replay_id in ids:
             svc.submit(envelope_input(replay_id))
-        assert not svc.flush(timeout=0.3)
-        assert store.attempts > 5  # batch, one by one, and again after a backoff
+        assert retried.wait(60)
+        assert not svc.flush(timeout=0)
         outage.clear()
         assert svc.flush(timeout=30)
     assert store.stored() == {(r, 0) for r in ids}
