@@ -126,7 +126,13 @@ def _compact(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     import replaystore
 
-    rows = replaystore.open(args.data).sql(args.query)
+    import duckdb
+
+    try:
+        rows = replaystore.open(args.data).sql(args.query)
+    except duckdb.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, default=str).decode() + "\n")
     elif args.format == "csv":
