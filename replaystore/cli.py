@@ -124,9 +124,9 @@ def _compact(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    import replaystore
-
     import duckdb
+
+    import replaystore
 
     try:
         rows = replaystore.open(args.data).sql(args.query)
