@@ -9,9 +9,8 @@ commit and its checkpoint is harmless.
 
 Failures: a batch the store refuses is retried one envelope at a time. An envelope that fails
 alone, and again right after another envelope's write succeeded, is a poison envelope: it is
-set aside in `rejected/` and logged. When
-every write fails the store itself is down: the envelopes stay journaled and are retried with
-exponential backoff.
+set aside in `rejected/` and logged. When every write fails the store itself is down: the
+envelopes stay journaled and are retried with exponential backoff.
 """
 
 from __future__ import annotations
