@@ -123,3 +123,11 @@ def test_valid_click_queries_execute(empty_db: duckdb.DuckDBPyConnection, texts:
 @given(leaves())
 def test_every_leaf_kind_compiles(text: str) -> None:
     assert compile_replay_search(text) is not None
+
+
+def test_deepest_allowed_query_generates_and_runs(empty_db: duckdb.DuckDBPyConnection) -> None:
+    text = "".join(f"(a{i}:x OR b{i}:y " for i in range(64)) + "z" + ")" * 64
+    summary = exp.select("replay_id").from_("replays").where(compile_replay_search(text))
+    assert empty_db.execute(summary.sql("duckdb")).fetchall() == []
+    raw = raw_replays_query(compile_replay_search(text, source="raw"))
+    assert empty_db.execute(raw.sql("duckdb")).fetchall() == []
