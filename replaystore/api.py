@@ -311,6 +311,8 @@ class Api:
             raise ApiError("multiple authorization payloads requested", 401)
         if not given or not given[0]:
             raise ApiError("missing authorization information", 401)
+        if not given[0].isascii():
+            raise ApiError("invalid api key", 401)
         return given[0]
 
     def envelope(self, req: Request) -> Response:

@@ -1,0 +1,50 @@
+"""The OpenAPI document against the live server: no 5xx, responses conform (schemathesis)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from replaystore.wsgi import ROUTES
+from tests.api.conftest import Client
+
+DOCUMENT = json.loads(resources.files("replaystore").joinpath("openapi.json").read_text())
+SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
+
+
+def test_every_route_is_documented_and_nothing_else() -> None:
+    documented = {
+        (method.upper(), path.replace("{organization_slug}", "{org}").replace(
+            "{project_slug}", "{project}"))
+        for path, operations in DOCUMENT["paths"].items()
+        for method in operations
+    }  # fmt: skip
+    assert documented == {(r.method, r.template) for r in ROUTES}
+
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
+
+
+@pytest.mark.parametrize("operation", [op.ok() for op in SCHEMA.get_all_operations()], ids=str)
+def test_no_server_errors_and_conforming_responses(operation, client: Client) -> None:
+    headers = {"Authorization": f"Bearer {client.token}"}
+
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def run(case) -> None:
+        response = case.call(base_url=client.base, headers=headers)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert set(response.json()) == {"detail"}
+        case.validate_response(response, checks=CHECKS)
+
+    run()
