@@ -118,7 +118,8 @@ def _values_source(key: str, base: exp.Expression) -> exp.Select:
     keep = ["replay_id", "started_at", "finished_at"]
     if key in SCALAR_KEYS:
         column = exp.column(SCALAR_KEYS[key])
-        where = exp.and_(base, column.is_(exp.null()).not_())
+        # Summary columns hold null for "no value"; "" is skipped too (unlike Sentry's Q10).
+        where = exp.and_(base, column.is_(exp.null()).not_(), column.neq(exp.convert("")))
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)
     if key in LIST_KEYS:
         explode = exp.Explode(this=exp.column(LIST_KEYS[key])).as_("value")
