@@ -113,8 +113,10 @@ class Catalog:
         return next((p for p in self.data().projects if p.id == project_id), None)
 
     def project_for_dsn_key(self, key: str) -> Project | None:
+        # compare_digest refuses non-ASCII str, so compare the UTF-8 bytes.
+        wanted = key.encode("utf-8", "surrogatepass")
         for project in self.data().projects:
-            if any(hmac.compare_digest(key, k) for k in project.dsn_keys):
+            if any(hmac.compare_digest(wanted, k.encode()) for k in project.dsn_keys):
                 return project
         return None
 
