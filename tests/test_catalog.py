@@ -20,7 +20,7 @@ def test_project_add_and_lookups(tmp_path):
     assert catalog.project_by_id(21).slug == "shop"
     assert catalog.project_for_dsn_key("second-key").id == 11
     assert catalog.project_for_dsn_key("nope") is None
-    assert catalog.project_for_dsn_key("kéy\udcff") is None  # GH review: was a TypeError
+    assert catalog.project_for_dsn_key("kéy\udcff") is None  # a miss, not a TypeError
     assert [p.id for p in catalog.projects("acme")] == [11]
     assert Catalog(tmp_path).project("globex", "shop").id == 21  # persisted
 
