@@ -1,0 +1,199 @@
+"""Bulk load of a generated dataset through the store's own storage code.
+
+Per chunk of replays: raw rows appended to the Delta tables (sorted as `Store.write` sorts
+them), recording blobs written, and the chunk's `replays` summaries computed with
+`storage.summary.compute_summaries` over the chunk's in-memory rows (a replay never spans
+chunks). The summaries are spilled to Parquet and, once every chunk is in, written as the base
+tier month by month, sorted by (project_id, started_at, replay_id) like `compact` writes them.
+
+    python -m benchmarks.load --size small [--out benchmarks/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import write_deltalake
+from sqlglot import exp
+
+from benchmarks import datagen
+from replaystore.catalog import Catalog
+from replaystore.storage import schema
+from replaystore.storage.batch import WriteBatch
+from replaystore.storage.properties import WRITER_PROPERTIES
+from replaystore.storage.store import SCAN_CONFIG, Store
+from replaystore.storage.summary import compute_summaries
+from replaystore.storage.tables import COMMIT, append
+from replaystore.storage.views import DIALECT
+from replaystore.storage.write import SORT_ORDER
+
+DATA_DIR = Path(__file__).parent / "data"
+ORG = "bench"
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    size: str
+    replays: int
+    segments: int
+    clicks: int
+    links: int
+    blobs: int
+    seconds: float
+    segment_rows_per_s: float
+    all_rows_per_s: float
+    bytes_on_disk: int
+
+
+def dataset_dir(size: str, out: Path = DATA_DIR) -> Path:
+    return out / size
+
+
+def _progress(done: int, total: int, started: float, rows: int) -> None:
+    elapsed = time.perf_counter() - started
+    rate = rows / elapsed if elapsed else 0.0
+    sys.stderr.write(
+        f"\r  chunk {done}/{total}  {rows:,} segment rows  {elapsed:6.1f} s  {rate:,.0f} rows/s"
+    )
+    sys.stderr.flush()
+
+
+def _sorted(rows: pa.Table, table: str) -> pa.Table:
+    return rows.sort_by([(c, "ascending") for c in SORT_ORDER[table]])
+
+
+def _summaries(batch: WriteBatch, now: datetime) -> pa.Table:
+    con = duckdb.connect(config=dict(SCAN_CONFIG))
+    try:
+        for name, rows in batch.tables().items():
+            con.register(name, rows)
+        con.register("archives", schema.ARCHIVES.empty_table())
+        keys = batch.segments.select(["project_id", "replay_id"]).group_by(
+            ["project_id", "replay_id"]
+        )
+        touched = keys.aggregate([]).to_pydict()
+        pairs = list(zip(touched["project_id"], touched["replay_id"], strict=True))
+        return compute_summaries(con, pairs, now)
+    finally:
+        con.close()
+
+
+def _write_base(store: Store, spill: list[Path]) -> None:
+    """The base tier, one append per month, each sorted by the compaction sort key."""
+    con = duckdb.connect(config=dict(SCAN_CONFIG))
+    try:
+        files = exp.Array(expressions=[exp.Literal.string(str(p)) for p in spill])
+        source = exp.select("*").from_(exp.Table(this=exp.ReadParquet(expressions=[files])))
+        months_query = exp.select("month").distinct().from_(source.subquery("s")).order_by("month")
+        months = [m for (m,) in con.execute(months_query.sql(dialect=DIALECT)).fetchall()]
+        for month in months:
+            query = (
+                exp.select("*")
+                .from_(source.subquery("s"))
+                .where(exp.column("month").eq(exp.Literal.string(month)))
+                .order_by("project_id", "started_at", "replay_id")
+            )
+            reader = con.sql(query.sql(dialect=DIALECT)).to_arrow_reader(batch_size=BATCH_ROWS)
+            batches = (b.select(schema.REPLAYS.names).cast(schema.REPLAYS) for b in reader)
+            write_deltalake(
+                store.tables["replays"],
+                pa.RecordBatchReader.from_batches(schema.REPLAYS, batches),
+                mode="append",
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=COMMIT,
+            )
+    finally:
+        con.close()
+
+
+def register_catalog(root: Path) -> str:
+    """Projects 1..20 of org `bench` (slug pN, DSN key of 32 chars) and a token; returns it."""
+    catalog = Catalog(root)
+    for project in range(1, datagen.PROJECTS + 1):
+        catalog.add_project(ORG, f"p{project}", project, dsn_key(project))
+    token = catalog.add_token(ORG)
+    (root / "bench-token.txt").write_text(token)
+    return token
+
+
+def dsn_key(project: int) -> str:
+    return f"benchkey{project:024d}"
+
+
+def disk_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def load(size: datagen.Size, root: Path) -> LoadResult:
+    """Generate and bulk-load `size` into a fresh store at root."""
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    spill_dir = root.parent / f"{root.name}-summaries"
+    shutil.rmtree(spill_dir, ignore_errors=True)
+    spill_dir.mkdir(parents=True)
+    store = Store.open(str(root))
+    now = datetime.now(UTC)
+    counts = {"segments": 0, "clicks": 0, "links": 0, "blobs": 0}
+    spill: list[Path] = []
+    total = datagen.chunk_count(size)
+    started = time.perf_counter()
+    starts = datagen.start_times(size)
+    for index in range(total):
+        batch = datagen.generate_chunk(size, index, starts)
+        path = spill_dir / f"chunk-{index:05d}.parquet"
+        pq.write_table(_summaries(batch, now), path, compression="zstd")
+        spill.append(path)
+        with store.lock.hold():
+            for table, rows in batch.tables().items():
+                append(store.tables[table], _sorted(rows, table))
+                counts[table] += rows.num_rows
+            counts["blobs"] += store.blobs.put_all(batch.blobs)
+        _progress(index + 1, total, started, counts["segments"])
+    sys.stderr.write("\n  writing the sorted replays base tier...\n")
+    with store.lock.hold():
+        _write_base(store, spill)
+        store.publish()
+    seconds = time.perf_counter() - started
+    shutil.rmtree(spill_dir)
+    register_catalog(root)
+    all_rows = counts["segments"] + counts["clicks"] + counts["links"]
+    return LoadResult(
+        size=size.name,
+        replays=size.replays,
+        segments=counts["segments"],
+        clicks=counts["clicks"],
+        links=counts["links"],
+        blobs=counts["blobs"],
+        seconds=round(seconds, 2),
+        segment_rows_per_s=round(counts["segments"] / seconds),
+        all_rows_per_s=round(all_rows / seconds),
+        bytes_on_disk=disk_bytes(root),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Generate and bulk-load a benchmark dataset.")
+    parser.add_argument("--size", choices=sorted(datagen.SIZES), default="small")
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    args = parser.parse_args(argv)
+    root = dataset_dir(args.size, args.out)
+    result = load(datagen.SIZES[args.size], root)
+    (root / "load.json").write_text(json.dumps(asdict(result), indent=2))
+    print(asdict(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
