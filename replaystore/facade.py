@@ -10,7 +10,12 @@ from pathlib import Path
 import duckdb
 
 from replaystore.catalog import Catalog
+from replaystore.engine import Engine
+from replaystore.errors import NotFound
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
+from replaystore.query import clicks, replays, segments, tags
+from replaystore.query.common import Page, Window, replay_id_or_none
+from replaystore.query.params import parse_window
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
 
@@ -24,6 +29,13 @@ class ReplayStore:
         self.root = root
         self.storage = Store.open(root, storage_options=storage_options)
         self.catalog = Catalog(root) if "://" not in root else None
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self.storage)
+        return self._engine
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -73,11 +85,99 @@ class ReplayStore:
             names = [d[0] for d in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    # -- the API's data as plain Python objects (same functions the HTTP routes call) --------
+
+    def list_replays(
+        self,
+        query: str = "",
+        *,
+        projects: Iterable[int] | None = None,
+        environments: Iterable[str] | None = None,
+        sort: str = "-started_at",
+        stats_period: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        fields: Iterable[str] | None = None,
+    ) -> list[dict]:
+        """Replays as the list route returns them (default window: the last 7 days)."""
+        window = parse_window(stats_period, start, end, default_days=7)
+        result = replays.list_replays(
+            self.engine,
+            project_ids=self._projects(projects),
+            window=window,
+            page=Page(offset, limit),
+            query=query,
+            sort=sort,
+            environments=list(environments) if environments is not None else None,
+            fields=list(fields) if fields is not None else None,
+        )
+        return result.items
+
+    def get_replay(self, replay_id: str, *, projects: Iterable[int] | None = None) -> dict | None:
+        """One replay (archived shape if deleted), searched over the 90-day retention."""
+        key = replay_id_or_none(replay_id)
+        if key is None:
+            return None
+        window = parse_window(None, None, None, default_days=RETENTION_DAYS)
+        return replays.get_replay(
+            self.engine, key, project_ids=self._projects(projects), window=window
+        )
+
+    def recording_segments(self, project_id: int, replay_id: str) -> list[dict]:
+        """Segment metadata (`replayId`, `segmentId`, `projectId`, `dateAdded`) by segment id."""
+        return segments.list_segments(
+            self.engine, project_id, _key(replay_id), window=_retention()
+        ).items
+
+    def recording(self, project_id: int, replay_id: str, segment_id: int) -> bytes:
+        """One segment's rrweb JSON (decompressed); `[]` if its body is missing."""
+        return segments.segment_json(self.storage, project_id, _key(replay_id), segment_id)
+
+    def clicks(self, project_id: int, replay_id: str, query: str = "") -> list[dict]:
+        """The replay's clicks (`node_id`, `timestamp`) matching a click search."""
+        return clicks.list_clicks(
+            self.engine, project_id, _key(replay_id), window=_retention(), query=query
+        ).items
+
+    def tag_keys(self, *, projects: Iterable[int] | None = None, stats_period: str = "7d"):
+        window = parse_window(stats_period, None, None, default_days=7)
+        return tags.tag_keys(self.engine, project_ids=self._projects(projects), window=window).items
+
+    def tag_values(
+        self, key: str, *, projects: Iterable[int] | None = None, stats_period: str = "7d"
+    ) -> list[dict]:
+        window = parse_window(stats_period, None, None, default_days=7)
+        return tags.tag_values(
+            self.engine, key, project_ids=self._projects(projects), window=window
+        ).items
+
+    def _projects(self, projects: Iterable[int] | None) -> list[int]:
+        if projects is not None:
+            return list(projects)
+        stored = self.sql("SELECT DISTINCT project_id FROM replays")
+        return [row["project_id"] for row in stored]
+
     def compact(self):
         return self.storage.compact()
 
     def delete_replay(self, project_id: int, replay_id: str) -> bool:
         return self.storage.delete_replay(project_id, replay_id)
+
+
+RETENTION_DAYS = 90
+
+
+def _retention() -> Window:
+    return parse_window(None, None, None, default_days=RETENTION_DAYS)
+
+
+def _key(replay_id: str) -> str:
+    key = replay_id_or_none(replay_id)
+    if key is None:
+        raise NotFound(f"{replay_id!r} is not a replay id")
+    return key
 
 
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
