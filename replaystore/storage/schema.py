@@ -15,6 +15,29 @@ import pyarrow as pa
 TS = pa.timestamp("us", tz="UTC")
 STR_LIST = pa.list_(pa.string())
 
+# Who and what recorded a replay: the same columns on segment rows and on the summary.
+# `user_ip` is dotted IPv4 text ("" or null when none: IPv6 is never shown, b.2).
+CONTEXT_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("user_id", pa.string()),
+    ("user_name", pa.string()),
+    ("user_email", pa.string()),
+    ("user_ip", pa.string()),
+    ("user_geo_city", pa.string()),
+    ("user_geo_country_code", pa.string()),
+    ("user_geo_region", pa.string()),
+    ("user_geo_subdivision", pa.string()),
+    ("browser_name", pa.string()),
+    ("browser_version", pa.string()),
+    ("os_name", pa.string()),
+    ("os_version", pa.string()),
+    ("device_name", pa.string()),
+    ("device_brand", pa.string()),
+    ("device_family", pa.string()),
+    ("device_model", pa.string()),
+    ("sdk_name", pa.string()),
+    ("sdk_version", pa.string()),
+]
+
 # One row per replay event (recording segment): the raw truth.
 SEGMENTS = pa.schema(
     [
@@ -33,24 +56,7 @@ SEGMENTS = pa.schema(
         ("urls", STR_LIST),
         ("error_ids", STR_LIST),
         ("trace_ids", STR_LIST),
-        ("user_id", pa.string()),
-        ("user_name", pa.string()),
-        ("user_email", pa.string()),
-        ("user_ip", pa.string()),  # dotted IPv4 text or "" (IPv6 is never shown, b.2)
-        ("user_geo_city", pa.string()),
-        ("user_geo_country_code", pa.string()),
-        ("user_geo_region", pa.string()),
-        ("user_geo_subdivision", pa.string()),
-        ("browser_name", pa.string()),
-        ("browser_version", pa.string()),
-        ("os_name", pa.string()),
-        ("os_version", pa.string()),
-        ("device_name", pa.string()),
-        ("device_brand", pa.string()),
-        ("device_family", pa.string()),
-        ("device_model", pa.string()),
-        ("sdk_name", pa.string()),
-        ("sdk_version", pa.string()),
+        *CONTEXT_COLUMNS,
         ("tags_key", STR_LIST),  # parallel to tags_value, order kept, duplicates allowed
         ("tags_value", STR_LIST),
         ("error_sample_rate", pa.float64()),  # -1.0 when absent
@@ -156,24 +162,7 @@ REPLAYS = pa.schema(
         ("dist", pa.string()),
         ("platform", pa.string()),
         ("replay_type", pa.string()),
-        ("user_id", pa.string()),
-        ("user_name", pa.string()),
-        ("user_email", pa.string()),
-        ("user_ip", pa.string()),
-        ("user_geo_city", pa.string()),
-        ("user_geo_country_code", pa.string()),
-        ("user_geo_region", pa.string()),
-        ("user_geo_subdivision", pa.string()),
-        ("browser_name", pa.string()),
-        ("browser_version", pa.string()),
-        ("os_name", pa.string()),
-        ("os_version", pa.string()),
-        ("device_name", pa.string()),
-        ("device_brand", pa.string()),
-        ("device_family", pa.string()),
-        ("device_model", pa.string()),
-        ("sdk_name", pa.string()),
-        ("sdk_version", pa.string()),
+        *CONTEXT_COLUMNS,
         ("tags", pa.list_(TAG_STRUCT)),  # distinct (key, value) pairs
         ("clicks", pa.list_(CLICK_STRUCT)),  # every click row, for click.* search
         ("updated_at", TS),  # when this summary row was computed (newest wins)
