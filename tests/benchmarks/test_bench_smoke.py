@@ -1,0 +1,44 @@
+"""The benchmark runner works end to end on a tiny dataset (structure only, never speed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import datagen, load, run
+
+pytestmark = pytest.mark.slow
+
+
+def test_generator_is_deterministic_and_schema_conformant() -> None:
+    size = datagen.SIZES["tiny"]
+    starts = datagen.start_times(size)
+    first = datagen.generate_chunk(size, 1, starts)
+    again = datagen.generate_chunk(size, 1, starts)
+    assert first.segments.equals(again.segments)
+    assert first.clicks.equals(again.clicks)
+    assert first.segments.schema == datagen.schema.SEGMENTS
+    assert first.segments.num_rows > size.chunk  # several segments per replay
+
+
+def test_runner_on_tiny_dataset(tmp_path: Path) -> None:
+    data, out = tmp_path / "data", tmp_path / "results"
+    args = ["--size", "tiny", "--runs", "2", "--baseline-runs", "1", "--no-http"]
+    args += ["--data", str(data), "--out", str(out)]
+    if importlib.util.find_spec("chdb") is None:
+        args.append("--no-chdb")
+    assert run.main(args) == 0
+    results = json.loads((out / "tiny.json").read_text())
+    assert results["load"]["replays"] == datagen.SIZES["tiny"].replays
+    names = [row["query"] for row in results["queries"]]
+    assert {"browse_7d", "search_url_exact", "fetch_by_id", "tag_values"} <= set(names)
+    for row in results["queries"]:
+        assert row["ours"]["runs"] == 2
+        assert row["ours"]["p95_ms"] >= row["ours"]["p50_ms"] > 0
+        assert "p50_ms" in row["duckdb_sentry"], row["duckdb_sentry"]
+    assert "| browse_7d |" in (out / "tiny.md").read_text()
+    assert (out / "tiny.png").stat().st_size > 0
+    assert (load.dataset_dir("tiny", data) / "bench-token.txt").exists()
