@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import fsspec
 
 from replaystore.storage.batch import Blob
-from replaystore.storage.layout import Layout
+from replaystore.storage.layout import Layout, is_blob_key
 
 TEMP_MARK = ".tmp-"
 
@@ -42,6 +42,8 @@ class BlobStore:
         return True
 
     def read(self, project_id: int, replay_id: str, segment_id: int) -> bytes | None:
+        if not is_blob_key(project_id, replay_id, segment_id):
+            return None  # no such key can have been stored
         path = self._layout.blob_path(project_id, replay_id, segment_id)
         try:
             return self._fs.cat_file(path)
@@ -50,6 +52,8 @@ class BlobStore:
 
     def delete_replay(self, project_id: int, replay_id: str) -> int:
         """Remove every blob of a replay; returns how many files were removed."""
+        if not is_blob_key(project_id, replay_id):
+            return 0
         directory = self._layout.replay_blob_dir(project_id, replay_id)
         if not self._fs.exists(directory):
             return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import fsspec
@@ -13,6 +14,20 @@ from replaystore.storage import schema
 RAW_TABLES = ("segments", "clicks", "links", "archives")
 SUMMARY_TABLES = ("replays", "replays_recent")
 ALL_TABLES = RAW_TABLES + SUMMARY_TABLES
+_REPLAY_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_blob_key(project_id: object, replay_id: object, segment_id: object = 0) -> bool:
+    """True for a key that names a file inside the blob folder: non-negative integer ids and a
+    32-hex replay id. Anything else (`..`, `/`, NUL) must never become part of a path."""
+    return (
+        type(project_id) is int
+        and type(segment_id) is int
+        and project_id >= 0
+        and segment_id >= 0
+        and isinstance(replay_id, str)
+        and _REPLAY_ID.fullmatch(replay_id) is not None
+    )
 
 
 def table_schema(table: str) -> object:
@@ -43,9 +58,13 @@ class Layout:
         return f"{self.root}/tables/{table}"
 
     def blob_path(self, project_id: int, replay_id: str, segment_id: int) -> str:
+        if not is_blob_key(project_id, replay_id, segment_id):
+            raise ValueError(f"invalid blob key {(project_id, replay_id, segment_id)!r}")
         return f"{self.root}/blobs/{project_id}/{replay_id}/{segment_id}"
 
     def replay_blob_dir(self, project_id: int, replay_id: str) -> str:
+        if not is_blob_key(project_id, replay_id):
+            raise ValueError(f"invalid blob key {(project_id, replay_id)!r}")
         return f"{self.root}/blobs/{project_id}/{replay_id}"
 
     @property
