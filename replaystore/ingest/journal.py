@@ -17,6 +17,7 @@ deleted.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import struct
@@ -32,11 +33,16 @@ MAGIC = b"RSJ1"
 HEADER = struct.Struct("<4sQII")
 SEGMENT_SUFFIX = ".wal"
 CHECKPOINT_FILE = "checkpoint"
+LOCK_FILE = "lock"
 DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024
 
 
 class JournalBroken(OSError):
     """An fsync failed: nothing written since can be trusted, so the journal refuses appends."""
+
+
+class JournalInUse(OSError):
+    """Another open Journal (in this or another process) owns the folder."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,27 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _lock(folder: Path) -> int:
+    """An exclusive lock on the folder: two writers would hand out the same sequence numbers."""
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JournalInUse(f"journal {folder} is in use by another writer") from None
+    return fd
+
+
+def read_records(folder: str | Path) -> list[Record]:
+    """Every valid record on disk above the checkpoint, without opening the journal (no lock)."""
+    folder = Path(folder)
+    checkpoint = read_checkpoint(folder)
+    records: list[Record] = []
+    for path in sorted(folder.glob(f"*{SEGMENT_SUFFIX}")):
+        records.extend(r for r in decode_records(path.read_bytes()) if r.seq > checkpoint)
+    return records
+
+
 def read_checkpoint(folder: Path) -> int:
     try:
         return int((folder / CHECKPOINT_FILE).read_text().strip() or 0)
@@ -99,6 +126,7 @@ class Journal:
     def __init__(self, folder: str | Path, *, segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(self.folder)
         self._segment_bytes = segment_bytes
         self._cond = threading.Condition(threading.Lock())
         self._checkpoint = read_checkpoint(self.folder)
@@ -266,3 +294,4 @@ class Journal:
             with contextlib.suppress(OSError):
                 os.fsync(self._fd)
             os.close(self._fd)
+            os.close(self._lock_fd)

@@ -14,8 +14,10 @@ from replaystore.ingest.journal import (
     HEADER,
     Journal,
     JournalBroken,
+    JournalInUse,
     decode_records,
     encode_record,
+    read_records,
 )
 
 
@@ -42,7 +44,15 @@ def test_records_survive_without_close(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     journal.append(b"a")
     journal.append(b"b" * 100_000)
-    assert [r.payload for r in Journal(tmp_path).pending()] == [b"a", b"b" * 100_000]
+    assert [r.payload for r in read_records(tmp_path)] == [b"a", b"b" * 100_000]
+
+
+def test_a_second_writer_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    with pytest.raises(JournalInUse):
+        Journal(tmp_path)
+    journal.close()
+    Journal(tmp_path).close()
 
 
 def test_concurrent_appenders_share_fsyncs(tmp_path: Path, monkeypatch) -> None:
