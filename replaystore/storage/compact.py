@@ -18,6 +18,7 @@ from replaystore.storage import schema
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import (
     DEFAULT_RETENTION,
+    SUMMARY_WRITER_PROPERTIES,
     TARGET_FILE_BYTES,
     WRITER_PROPERTIES,
 )
@@ -75,7 +76,7 @@ def _fold_recent(store: Store) -> tuple[int, list[str]]:
     recent = store.tables["replays_recent"]
     # Only this writer (holding the lock) appends to the tier, so everything in it was folded.
     retry_on_conflict(
-        lambda: recent.delete(writer_properties=WRITER_PROPERTIES, commit_properties=COMMIT)
+        lambda: recent.delete(writer_properties=SUMMARY_WRITER_PROPERTIES, commit_properties=COMMIT)
     )
     return folded, months
 
@@ -134,7 +135,9 @@ def _rewrite_month(base: DeltaTable, con: duckdb.DuckDBPyConnection, month: str)
         batches = _cast_batches(reader, schema.REPLAYS)
         first = next(batches, None)
         if first is None:
-            base.delete(predicate, writer_properties=WRITER_PROPERTIES, commit_properties=COMMIT)
+            base.delete(
+                predicate, writer_properties=SUMMARY_WRITER_PROPERTIES, commit_properties=COMMIT
+            )
             return
         data = pa.RecordBatchReader.from_batches(schema.REPLAYS, _chain(first, batches))
         write_deltalake(
@@ -142,7 +145,7 @@ def _rewrite_month(base: DeltaTable, con: duckdb.DuckDBPyConnection, month: str)
             data,
             mode="overwrite",
             predicate=predicate,
-            writer_properties=WRITER_PROPERTIES,
+            writer_properties=SUMMARY_WRITER_PROPERTIES,
             commit_properties=COMMIT,
         )
 

@@ -27,6 +27,33 @@ WRITER_PROPERTIES = WriterProperties(
     },
 )
 
+# The `replays` summary (base and recent tier) gets smaller row groups and pages: the list
+# endpoint's top-N fetches its page of wide rows (urls, tags, clicks lists) by row number
+# (late materialization), and DuckDB decodes whole pages of every column to do so; smaller
+# groups also let min/max stats on started_at skip more of a (project_id, started_at) sort.
+SUMMARY_ROW_GROUP_ROWS = 16_384
+SUMMARY_PAGE_ROWS = 1_024
+SUMMARY_WRITER_PROPERTIES = WriterProperties(
+    compression="ZSTD",
+    compression_level=3,
+    max_row_group_size=SUMMARY_ROW_GROUP_ROWS,
+    data_page_row_count_limit=SUMMARY_PAGE_ROWS,
+    column_properties={
+        "replay_id": ColumnProperties(
+            bloom_filter_properties=BloomFilterProperties(
+                True, fpp=0.01, ndv=SUMMARY_ROW_GROUP_ROWS
+            )
+        )
+    },
+)
+SUMMARY_TABLES = ("replays", "replays_recent")
+
+
+def writer_properties(table: str) -> WriterProperties:
+    """The WriterProperties of every write to `table`."""
+    return SUMMARY_WRITER_PROPERTIES if table in SUMMARY_TABLES else WRITER_PROPERTIES
+
+
 # Only these columns get min/max stats in the Delta log, so ids and personal data never enter
 # `_delta_log` (deltalake-notes §3.3); random ids gain nothing from stats, the bloom filter
 # prunes them instead.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from sqlglot import exp
 
@@ -39,7 +39,9 @@ def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTab
     return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
 
 
-def append(dt: DeltaTable, rows: pa.Table) -> bool:
+def append(
+    dt: DeltaTable, rows: pa.Table, writer_properties: WriterProperties = WRITER_PROPERTIES
+) -> bool:
     """Append rows in one commit; False (and no commit) when there are none."""
     if rows.num_rows == 0:
         return False
@@ -47,7 +49,7 @@ def append(dt: DeltaTable, rows: pa.Table) -> bool:
         dt,
         rows,
         mode="append",
-        writer_properties=WRITER_PROPERTIES,
+        writer_properties=writer_properties,
         commit_properties=COMMIT,
     )
     return True

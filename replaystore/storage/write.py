@@ -13,6 +13,7 @@ from sqlglot import exp
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.layout import RAW_TABLES
+from replaystore.storage.properties import writer_properties
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT, KEY
@@ -65,7 +66,7 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
         touched = sorted(_keys_of(*new_rows.values(), replaced))
         summaries = _summaries(store, touched, months) if touched else None
         if summaries is not None:
-            append(store.tables["replays_recent"], summaries)
+            append(store.tables["replays_recent"], summaries, writer_properties("replays_recent"))
         store.publish()
     written = {t: new_rows[t].num_rows for t in new_rows}
     written["clicks"] += replaced.num_rows
