@@ -170,8 +170,12 @@ class IngestService:
             try:
                 committed = self._commit(group)
             except Exception:
-                log.exception("ingest: batcher failed; envelopes stay journaled")
+                log.exception("ingest: batcher failed; the group goes back in the queue")
                 committed = False
+                with self._cond:
+                    self._queue.extendleft(reversed(group))
+                    self._due_at = 0.0
+                    self._cond.wait_for(lambda: self._closing, self._max_retry_delay)
             if not committed and self._closing:
                 log.warning("ingest: stopping with uncommitted envelopes left in the journal")
                 return

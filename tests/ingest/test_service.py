@@ -304,3 +304,19 @@ def test_sigkill_after_acknowledgement_loses_nothing(tmp_path: Path) -> None:
     counts = {(r, s): c for r, s, c in rows}
     assert set(counts) == set(acknowledged)
     assert set(counts.values()) == {1}
+
+
+def test_a_failure_while_setting_aside_requeues_the_group(tmp_path: Path) -> None:
+    poison_id, good_id = new_id(), new_id()
+    store = MemoryStore(fail=lambda batch: any(r == poison_id for r, _ in segment_keys(batch)))
+    journal_dir = tmp_path / "journal"
+    journal_dir.mkdir()
+    (journal_dir / REJECTED_DIR).write_text("a file where the folder should be")
+    with IngestService(store, journal_dir, max_delay=3600, max_retry_delay=0.02) as service:
+        service.submit(envelope_input(good_id))
+        service.submit(envelope_input(poison_id))
+        assert not service.flush(timeout=0.3)
+        (journal_dir / REJECTED_DIR).unlink()
+        assert service.flush(timeout=30)
+    assert store.stored() == {(good_id, 0)}
+    assert len(list((journal_dir / REJECTED_DIR).glob("*.envelope"))) == 1
