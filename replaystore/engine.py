@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.errors import QueryLimitError
 from replaystore.storage.store import Store
 from replaystore.storage.views import DIALECT, register_views, snapshot_files
 
@@ -19,13 +21,24 @@ from replaystore.storage.views import DIALECT, register_views, snapshot_files
 LATE_MATERIALIZATION_MAX_ROWS = 1_000
 
 Params = Sequence[Any] | dict[str, Any] | None
+QUERY_TIMEOUT = 10.0  # seconds a query may run before it is interrupted
+# Sentry's text for a storage timeout or overload (backend reference c.1).
+QUERY_LIMITS = "Query limits exceeded. Try narrowing your request."
 
 
 class Engine:
     """Runs SQL over a store's current snapshot, safely from many threads."""
 
-    def __init__(self, store: Store, *, threads: int = 2, memory_limit: str = "1GB") -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        threads: int = 2,
+        memory_limit: str = "1GB",
+        query_timeout: float = QUERY_TIMEOUT,
+    ) -> None:
         self.store = store
+        self.query_timeout = query_timeout
         self._con = duckdb.connect(
             config={
                 "threads": threads,
@@ -52,17 +65,48 @@ class Engine:
         return cursor
 
     def execute(self, query: exp.Expression | str, params: Params = None) -> list[dict[str, Any]]:
-        """Run a query and fetch every row as a dict."""
-        result = self.cursor().execute(_sql(query), params)
-        columns = [d[0] for d in result.description]
-        return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+        """Run a query and fetch every row as a dict; QueryLimitError past the time/memory cap."""
+        cursor = self.cursor()
+        with _limited(cursor, self.query_timeout):
+            result = cursor.execute(_sql(query), params)
+            columns = [d[0] for d in result.description]
+            rows = result.fetchall()
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def execute_arrow(self, query: exp.Expression | str, params: Params = None) -> pa.Table:
-        """Run a query and fetch the whole result as an Arrow table."""
-        return self.cursor().sql(_sql(query), params=params).to_arrow_table()
+        """Run a query and fetch the whole result as an Arrow table (capped as `execute`)."""
+        cursor = self.cursor()
+        with _limited(cursor, self.query_timeout):
+            return cursor.sql(_sql(query), params=params).to_arrow_table()
 
     def close(self) -> None:
         self._con.close()
+
+
+@contextlib.contextmanager
+def _limited(cursor: duckdb.DuckDBPyConnection, timeout: float) -> Iterator[None]:
+    """Interrupt the cursor from a timer thread after `timeout` seconds; map the interrupt and
+    DuckDB's out-of-memory error to QueryLimitError (a 503, never a crash)."""
+    lock = threading.Lock()
+    running = True
+
+    def interrupt() -> None:
+        with lock:
+            # Only while this query runs: a late interrupt must not hit the cursor's next one.
+            if running:
+                cursor.interrupt()
+
+    timer = threading.Timer(timeout, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+        raise QueryLimitError(QUERY_LIMITS) from None
+    finally:
+        with lock:
+            running = False
+        timer.cancel()
 
 
 def _sql(query: exp.Expression | str) -> str:

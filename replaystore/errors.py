@@ -42,6 +42,12 @@ class ApiError(ReplayStoreError):
         self.status = status
 
 
+class QueryLimitError(ReplayStoreError):
+    """A query ran past the engine's time or memory cap: the request asked for too much."""
+
+    status = 503
+
+
 class NotFound(ApiError):
     def __init__(self, detail: str = "The requested resource does not exist") -> None:
         super().__init__(detail, 404)
