@@ -30,7 +30,7 @@ from benchmarks import datagen
 from replaystore.catalog import Catalog
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
-from replaystore.storage.properties import WRITER_PROPERTIES
+from replaystore.storage.properties import writer_properties
 from replaystore.storage.store import SCAN_CONFIG, Store
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import COMMIT, append
@@ -110,7 +110,7 @@ def _write_base(store: Store, spill: list[Path]) -> None:
                 store.tables["replays"],
                 pa.RecordBatchReader.from_batches(schema.REPLAYS, batches),
                 mode="append",
-                writer_properties=WRITER_PROPERTIES,
+                writer_properties=writer_properties("replays"),
                 commit_properties=COMMIT,
             )
     finally:
@@ -197,3 +197,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def relayout(root: Path) -> float:
+    """Rewrite every month of the base tier with the current WriterProperties through the
+    product's compaction rewrite (after a layout change); returns the seconds it took."""
+    from replaystore.storage.compact import _rewrite_month
+    from replaystore.storage.snapshot import file_month
+
+    store = Store.open(str(root))
+    started = time.perf_counter()
+    with store.lock.hold():
+        files = {t: store.latest_files(t) for t in store.tables}
+        con = store.scan_connection(files)
+        months = sorted({m for f in files["replays"] if (m := file_month(f)) is not None})
+        for month in months:
+            _rewrite_month(store.tables["replays"], con, month)
+        store.publish()
+    store.compact()
+    return time.perf_counter() - started
