@@ -246,9 +246,20 @@ class Journal:
                 return advanced
             self._checkpoint = advanced
             self._write_checkpoint(advanced)
+            self._retire_active_locked()
             obsolete = self._obsolete_segments_locked()
         self._delete(obsolete)
         return advanced
+
+    def _retire_active_locked(self) -> None:
+        """Start a fresh active segment once every record in it is committed.
+
+        Without this the active segment keeps committed envelopes (user data, recordings)
+        until later traffic fills it, so a deleted replay's bytes would outlive its DELETE.
+        Skipped while an fsync is in flight on the active file; the next commit retries.
+        """
+        if self._active_size and self._checkpoint == self._written and not self._syncing:
+            self._rotate_locked()
 
     def _write_checkpoint(self, seq: int) -> None:
         # Not fsynced: a checkpoint lost in a crash only replays committed records, which

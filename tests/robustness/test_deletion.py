@@ -8,7 +8,6 @@ import zlib
 from datetime import timedelta
 
 import orjson
-import pytest
 
 from replaystore.storage.store import Store
 from tests.robustness.conftest import Live
@@ -71,13 +70,6 @@ def test_delete_then_compact_leaves_no_byte_of_the_replay(live: Live) -> None:
     assert len(others.json()["data"]) >= 13  # every other replay is still there
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (ingest/journal.py, not ours to edit): a journal segment is deleted only when "
-    "every record in it is checkpointed AND it is no longer the active segment; the active "
-    ".wal keeps the deleted replay's envelopes (user id, email, IP, recording) until 8 MB of "
-    "later traffic rotates it. Remove this mark once the journal truncates checkpointed data.",
-)
 def test_delete_then_compact_leaves_nothing_in_the_ingest_journal(live: Live) -> None:
     _ingest_and_delete(live, 12)
     assert find(live.root / "journal", NEEDLES) == []
