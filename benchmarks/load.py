@@ -4,7 +4,7 @@ Per chunk of replays: raw rows appended to the Delta tables (sorted as `Store.wr
 them), recording blobs written, and the chunk's `replays` summaries computed with
 `storage.summary.compute_summaries` over the chunk's in-memory rows (a replay never spans
 chunks). The summaries are spilled to Parquet and, once every chunk is in, written as the base
-tier month by month, sorted by (project_id, started_at, replay_id) like `compact` writes them.
+tier month by month, sorted by `compact.sort_key()` like `compact` writes them.
 
     python -m benchmarks.load --size small [--out benchmarks/data]
 """
@@ -30,6 +30,7 @@ from benchmarks import datagen
 from replaystore.catalog import Catalog
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
+from replaystore.storage.compact import sort_key
 from replaystore.storage.properties import writer_properties
 from replaystore.storage.store import SCAN_CONFIG, Store
 from replaystore.storage.summary import compute_summaries
@@ -102,7 +103,7 @@ def _write_base(store: Store, spill: list[Path]) -> None:
                 exp.select("*")
                 .from_(source.subquery("s"))
                 .where(exp.column("month").eq(exp.Literal.string(month)))
-                .order_by("project_id", "started_at", "replay_id")
+                .order_by(*sort_key())
             )
             reader = con.sql(query.sql(dialect=DIALECT)).to_arrow_reader(batch_size=BATCH_ROWS)
             batches = (b.select(schema.REPLAYS.names).cast(schema.REPLAYS) for b in reader)

@@ -28,7 +28,19 @@ from replaystore.storage.views import DIALECT, KEY, newest_per_replay
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
 
-SORT_KEY = ("project_id", "started_at", "replay_id")
+# The base is sorted newest first, not by project first: the default list (every project
+# of an org, `-started_at`) then finds its page in the first row group of the month instead
+# of one group per project, the top-N's dynamic filter skips every later group by its
+# started_at stats, and the page fetch decodes one group's wide columns (benchmarks, medium:
+# browse_7d 173 -> 105 ms for the time sort alone).
+SORT_KEY = (("started_at", True), ("replay_id", True))  # (column, descending)
+
+
+def sort_key() -> list[exp.Ordered]:
+    """ORDER BY of a base month as compaction and the bulk loader write it."""
+    return [exp.Ordered(this=exp.column(c), desc=desc) for c, desc in SORT_KEY]
+
+
 BATCH_ROWS = 65_536
 
 
@@ -122,7 +134,7 @@ def _month_rows(month: str) -> exp.Select:
     return (
         exp.select(exp.Star())
         .from_(exp.Subquery(this=both, alias=exp.TableAlias(this=exp.to_identifier("f"))))
-        .order_by(*(exp.column(c) for c in SORT_KEY))
+        .order_by(*sort_key())
     )
 
 

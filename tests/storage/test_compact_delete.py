@@ -58,8 +58,9 @@ def test_compact_keeps_answers_empties_the_tier_and_sorts(store: Store) -> None:
     files = store.snapshot().files
     assert len(files["replays"]) == 1 and len(files["segments"]) == 1
     table = pq.read_table(files["replays"][0])
-    keys = list(zip(table["project_id"].to_pylist(), table["started_at"].to_pylist(), strict=True))
-    assert keys == sorted(keys)
+    # Newest first (compact.SORT_KEY), the default list's order.
+    keys = list(zip(table["started_at"].to_pylist(), table["replay_id"].to_pylist(), strict=True))
+    assert keys == sorted(keys, reverse=True)
     assert (
         pq.ParquetFile(files["replays"][0]).metadata.row_group(0).column(1).path_in_schema
         == "replay_id"
