@@ -105,14 +105,20 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 SCHEMA_OPERATIONS = [op.ok() for op in SCHEMA.get_all_operations()]
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-@pytest.mark.parametrize("operation", SCHEMA_OPERATIONS, ids=str)
+# DELETE is fuzzed above, away from the fixture replays; the OpenAPI document route has no
+# parameters, so it has no invalid form.
+SCHEMA_CASES = [
+    pytest.param(op, mode, id=f"{op}-{mode}")
+    for op in SCHEMA_OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if op.method.upper() != "DELETE"
+    and not (mode is GenerationMode.NEGATIVE and op.path == "/api/0/openapi.json")
+]
+
+
+@pytest.mark.parametrize(("operation", "mode"), SCHEMA_CASES)
 def test_schemathesis_cases_never_fail_the_server(live: Live, operation, mode) -> None:
     headers = {"Authorization": f"Bearer {live.wire.token}"}
-    if operation.method.upper() == "DELETE":
-        pytest.skip("deletes are fuzzed above, away from the fixture replays")
-    if mode is GenerationMode.NEGATIVE and operation.path == "/api/0/openapi.json":
-        pytest.skip("no parameters: nothing to make invalid")
 
     @fuzz_settings(25)
     @given(case=operation.as_strategy(generation_mode=mode))
