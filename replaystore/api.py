@@ -17,7 +17,7 @@ import orjson
 
 from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
-from replaystore.ingest import EnvelopeInput, envelope_event_id
+from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.query import clicks, replays, segments, tags
 from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
 from replaystore.query.params import (
@@ -299,7 +299,8 @@ class Api:
 
     # -- envelope ingest -----------------------------------------------------------------
 
-    def _dsn_key(self, req: Request) -> str:
+    def _dsn_key(self, req: Request, envelope: dict) -> str:
+        """The DSN public key: query string or auth header, else the envelope's `dsn` (tunnel)."""
         sources = [req.arg("sentry_key")]
         for header in ("x-sentry-auth", "authorization"):
             value = req.headers.get(header, "")
@@ -309,16 +310,18 @@ class Api:
         given = [s for s in sources if s is not None]
         if len(given) > 1:
             raise ApiError("multiple authorization payloads requested", 401)
-        if not given or not given[0]:
+        key = given[0] if given else dsn_public_key(envelope.get("dsn"))
+        if not key:
             raise ApiError("missing authorization information", 401)
-        if not given[0].isascii():
+        if not key.isascii():
             raise ApiError("invalid api key", 401)
-        return given[0]
+        return key
 
     def envelope(self, req: Request) -> Response:
         project_id = int(req.params["project_id"])
-        key = self._dsn_key(req)
-        project = self.catalog.project_for_dsn_key(key)
+        encoding = req.headers.get("content-encoding")
+        headers = envelope_headers(req.body, encoding)
+        project = self.catalog.project_for_dsn_key(self._dsn_key(req, headers))
         if project is None:
             raise ApiError("invalid api key", 401)
         if project.id != project_id:
@@ -329,12 +332,15 @@ class Api:
                 project_id=project_id,
                 client_ip=_client_ip(req),
                 user_agent=req.headers.get("user-agent"),
-                content_encoding=req.headers.get("content-encoding"),
+                content_encoding=encoding,
                 received=datetime.now(UTC),
                 name="envelope",
             )
         )
-        return json_response({"id": envelope_event_id(req.body)})
+        event_id = headers.get("event_id")
+        return json_response(
+            {"id": replay_id_or_none(event_id) if isinstance(event_id, str) else None}
+        )
 
 
 def _client_ip(req: Request) -> str | None:

@@ -50,15 +50,34 @@ def dsn_project_id(dsn: Any) -> int | None:
     return int(match.group()) if match else None
 
 
-def envelope_event_id(body: bytes, content_encoding: str | None = None) -> str | None:
-    """The envelope header's `event_id` (32 hex), or None; for the HTTP 200 body `{"id": ...}`."""
+def dsn_public_key(dsn: Any) -> str | None:
+    """The public key of a DSN `proto://key@host/PID` (the SDK's tunnel form), or None."""
+    if not isinstance(dsn, str):
+        return None
+    try:
+        key = urlsplit(dsn).username
+    except ValueError:
+        return None
+    return key or None
+
+
+def envelope_headers(body: bytes, content_encoding: str | None = None) -> dict[str, Any]:
+    """The envelope header object, or {} when the body has no readable one."""
     try:
         header = decode_content(body, content_encoding, MAX_DECOMPRESSED).split(b"\n", 1)[0]
         value = orjson.loads(header)
-        if not isinstance(value, dict):
-            return None
-        return v.optional_uuid_hex(value.get("event_id"), "event_id")
     except (IngestError, orjson.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def envelope_event_id(body: bytes, content_encoding: str | None = None) -> str | None:
+    """The envelope header's `event_id` (32 hex), or None; for the HTTP 200 body `{"id": ...}`."""
+    try:
+        return v.optional_uuid_hex(
+            envelope_headers(body, content_encoding).get("event_id"), "event_id"
+        )
+    except IngestError:
         return None
 
 

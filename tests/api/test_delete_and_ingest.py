@@ -101,6 +101,23 @@ def test_envelope_auth(writer: Client, project: int, kwargs: dict, status: int) 
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
+@pytest.mark.parametrize(
+    ("dsn", "status"),
+    [
+        ("http://webkey@relay.example/1", 200),
+        ("http://shopkey@relay.example/2", 403),
+        ("http://nokey@relay.example/1", 401),
+        ("http://relay.example/1", 401),
+    ],
+)
+def test_envelope_tunnel_dsn_carries_the_key(writer: Client, dsn: str, status: int) -> None:
+    # The SDK's `tunnel` option posts without sentry_key; the envelope header names the DSN.
+    first, rest = _envelope(rid(77)).split(b"\n", 1)
+    header = {**orjson.loads(first), "dsn": dsn}
+    response = _post(writer.base, 1, orjson.dumps(header) + b"\n" + rest)
+    assert response.status_code == status, response.text
+
+
 def test_envelope_header_auth_and_garbage(writer: Client) -> None:
     auth = {"X-Sentry-Auth": "Sentry sentry_key=webkey, sentry_version=7"}
     response = _post(writer.base, 1, b"not an envelope", headers=auth)
