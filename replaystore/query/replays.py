@@ -61,6 +61,7 @@ def list_replays(
         [
             project_condition(project_ids),
             window.condition("started_at"),
+            window.month_condition(),
             _environment_condition(environments),
             _search_condition(query),
         ]
@@ -85,6 +86,7 @@ def get_replay(
             project_condition(project_ids),
             exp.column("replay_id").eq(exp.convert(replay_id)),
             window.widened().condition("started_at"),
+            window.widened().month_condition(),
         ]
     )
     select = exp.select("*").from_("replays").where(where).order_by("started_at").limit(1)

@@ -66,6 +66,7 @@ def _base(
         [
             _projects(project_ids),
             window.condition("started_at"),
+            window.month_condition(),
             exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_(),
             env,
         ]
