@@ -38,7 +38,9 @@ CHECKS = [
 def test_no_server_errors_and_conforming_responses(operation, client: Client) -> None:
     headers = {"Authorization": f"Bearer {client.token}"}
 
-    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=operation.as_strategy())
     def run(case) -> None:
         response = case.call(base_url=client.base, headers=headers)
