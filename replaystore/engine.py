@@ -22,6 +22,10 @@ LATE_MATERIALIZATION_MAX_ROWS = 1_000
 
 Params = Sequence[Any] | dict[str, Any] | None
 QUERY_TIMEOUT = 10.0  # seconds a query may run before it is interrupted
+# Queries that run at once; the rest wait their turn. DuckDB runs each query on its calling
+# thread plus its worker threads, so 8 server threads on 2 cores thrash: HTTP browse at 8
+# clients fell from 30 to 18 queries/s (performance notes §2.7: queue beyond ~cores).
+MAX_CONCURRENT_QUERIES = 2
 # Sentry's text for a storage timeout or overload (backend reference c.1).
 QUERY_LIMITS = "Query limits exceeded. Try narrowing your request."
 
@@ -36,6 +40,7 @@ class Engine:
         threads: int = 2,
         memory_limit: str = "1GB",
         query_timeout: float = QUERY_TIMEOUT,
+        max_concurrent: int = MAX_CONCURRENT_QUERIES,
     ) -> None:
         self.store = store
         self.query_timeout = query_timeout
@@ -52,6 +57,7 @@ class Engine:
         # medium: browse_7d 105 -> 45 ms). Only settable once the parquet extension is loaded.
         self._con.execute(_set_global("parquet_metadata_cache", exp.true()).sql(dialect=DIALECT))
         self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(max_concurrent)
         self._cursor_lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -71,18 +77,20 @@ class Engine:
 
     def execute(self, query: exp.Expression | str, params: Params = None) -> list[dict[str, Any]]:
         """Run a query and fetch every row as a dict; QueryLimitError past the time/memory cap."""
+        sql = _sql(query)
         cursor = self.cursor()
-        with _limited(cursor, self.query_timeout):
-            result = cursor.execute(_sql(query), params)
+        with self._slots, _limited(cursor, self.query_timeout):
+            result = cursor.execute(sql, params)
             columns = [d[0] for d in result.description]
             rows = result.fetchall()
         return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def execute_arrow(self, query: exp.Expression | str, params: Params = None) -> pa.Table:
         """Run a query and fetch the whole result as an Arrow table (capped as `execute`)."""
+        sql = _sql(query)
         cursor = self.cursor()
-        with _limited(cursor, self.query_timeout):
-            return cursor.sql(_sql(query), params=params).to_arrow_table()
+        with self._slots, _limited(cursor, self.query_timeout):
+            return cursor.sql(sql, params=params).to_arrow_table()
 
     def close(self) -> None:
         self._con.close()
