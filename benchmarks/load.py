@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,17 +152,25 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
     total = datagen.chunk_count(size)
     started = time.perf_counter()
     starts = datagen.start_times(size)
-    for index in range(total):
-        batch = datagen.generate_chunk(size, index, starts)
-        path = spill_dir / f"chunk-{index:05d}.parquet"
-        pq.write_table(_summaries(batch, now), path, compression="zstd")
-        spill.append(path)
-        with store.lock.hold():
-            for table, rows in batch.tables().items():
-                append(store.tables[table], _sorted(rows, table))
-                counts[table] += rows.num_rows
-            counts["blobs"] += store.blobs.put_all(batch.blobs)
-        _progress(index + 1, total, started, counts["segments"])
+    # Three stages overlap (DuckDB, delta-rs and numpy release the GIL): the next chunk is
+    # generated and this chunk's summaries computed on worker threads while the raw rows
+    # are appended here.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        upcoming = pool.submit(datagen.generate_chunk, size, 0, starts)
+        for index in range(total):
+            batch = upcoming.result()
+            if index + 1 < total:
+                upcoming = pool.submit(datagen.generate_chunk, size, index + 1, starts)
+            summaries = pool.submit(_summaries, batch, now)
+            with store.lock.hold():
+                for table, rows in batch.tables().items():
+                    append(store.tables[table], _sorted(rows, table))
+                    counts[table] += rows.num_rows
+                counts["blobs"] += store.blobs.put_all(batch.blobs)
+            path = spill_dir / f"chunk-{index:05d}.parquet"
+            pq.write_table(summaries.result(), path, compression="zstd")
+            spill.append(path)
+            _progress(index + 1, total, started, counts["segments"])
     sys.stderr.write("\n  writing the sorted replays base tier...\n")
     with store.lock.hold():
         _write_base(store, spill)
