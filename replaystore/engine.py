@@ -14,6 +14,7 @@ from sqlglot import exp
 from replaystore.errors import QueryLimitError
 from replaystore.storage.store import Store
 from replaystore.storage.views import DIALECT, register_views, snapshot_files
+from replaystore.watchdog import Watchdog
 
 # Late materialization only fires when LIMIT + OFFSET fit under this (default 50), and a
 # page of 100 is fetched as 101 rows (performance notes §2.4); it must be set in the
@@ -26,6 +27,7 @@ QUERY_TIMEOUT = 10.0  # seconds a query may run before it is interrupted
 # thread plus its worker threads, so 8 server threads on 2 cores thrash: HTTP browse at 8
 # clients fell from 30 to 18 queries/s (performance notes §2.7: queue beyond ~cores).
 MAX_CONCURRENT_QUERIES = 2
+_WATCHDOG = Watchdog()
 # Sentry's text for a storage timeout or overload (backend reference c.1).
 QUERY_LIMITS = "Query limits exceeded. Try narrowing your request."
 
@@ -98,7 +100,7 @@ class Engine:
 
 @contextlib.contextmanager
 def _limited(cursor: duckdb.DuckDBPyConnection, timeout: float) -> Iterator[None]:
-    """Interrupt the cursor from a timer thread after `timeout` seconds; map the interrupt and
+    """Interrupt the cursor from the watchdog thread after `timeout` seconds; map the interrupt and
     DuckDB's out-of-memory error to QueryLimitError (a 503, never a crash)."""
     lock = threading.Lock()
     running = True
@@ -109,9 +111,7 @@ def _limited(cursor: duckdb.DuckDBPyConnection, timeout: float) -> Iterator[None
             if running:
                 cursor.interrupt()
 
-    timer = threading.Timer(timeout, interrupt)
-    timer.daemon = True
-    timer.start()
+    token = _WATCHDOG.schedule(timeout, interrupt)
     try:
         yield
     except (duckdb.InterruptException, duckdb.OutOfMemoryException):
@@ -119,7 +119,7 @@ def _limited(cursor: duckdb.DuckDBPyConnection, timeout: float) -> Iterator[None
     finally:
         with lock:
             running = False
-        timer.cancel()
+        _WATCHDOG.cancel(token)
 
 
 def _set_global(name: str, value: exp.Expression) -> exp.Set:

@@ -62,7 +62,10 @@ class Page:
     limit: int = MAX_PAGE
 
     def apply(self, select: exp.Select) -> exp.Select:
-        return select.limit(self.limit + 1).offset(self.offset)
+        """`select` itself with LIMIT limit + 1 OFFSET offset (modified in place: the builders'
+        default deep copy of the whole tree cost more than generating its SQL)."""
+        limit = exp.Literal.number(self.limit + 1)
+        return select.limit(limit, copy=False).offset(exp.Literal.number(self.offset), copy=False)
 
 
 FULL_PAGE = Page(0, MAX_PAGE)

@@ -66,7 +66,12 @@ def list_replays(
             _search_condition(query),
         ]
     )
-    select = exp.select("*").from_("replays").where(where).order_by(*_order(sort))
+    select = (
+        exp.select(exp.Star(), copy=False)
+        .from_(exp.to_table("replays"), copy=False)
+        .where(where, copy=False)
+        .order_by(*_order(sort), copy=False)
+    )
     rows = engine.execute(page.apply(select))
     result = paged(rows, page)
     return Paged([replay_object(row, fields) for row in result.items], result.has_more)
