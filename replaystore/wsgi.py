@@ -36,6 +36,9 @@ from replaystore.storage.store import Store
 log = logging.getLogger(__name__)
 JOURNAL_DIR = "journal"
 MAX_BODY = 20 * 1024 * 1024  # envelopes above this are refused with 413
+# The Link header repeats the request URL twice: bound it so answers stay parseable.
+MAX_QUERY_STRING = 16 * 1024
+MAX_HOST = 255
 _CHUNK = 64 * 1024
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -158,6 +161,12 @@ def _read_body(environ: Environ) -> bytes:
 
 def _query(environ: Environ) -> dict[str, list[str]]:
     raw = environ.get("QUERY_STRING", "")
+    if len(raw) > MAX_QUERY_STRING:
+        raise ApiError(
+            f"Request URL too long: the query string may hold at most {MAX_QUERY_STRING} "
+            "characters.",
+            414,
+        )
     parsed = urllib.parse.parse_qs(raw, keep_blank_values=True, max_num_fields=1000)
     if any("\x00" in v for vs in parsed.values() for v in vs) or any("\x00" in k for k in parsed):
         raise ApiError("Invalid query string: NUL characters are not allowed.")
@@ -221,6 +230,8 @@ class WsgiApp:
         host = (
             environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
         )
+        if len(host) > MAX_HOST:
+            raise ApiError(f"Invalid Host header: longer than {MAX_HOST} characters.")
         return Request(
             method=method,
             path=path,

@@ -8,7 +8,7 @@ import pytest
 from replaystore.engine import QUERY_LIMITS, Engine
 from replaystore.errors import QueryLimitError
 from replaystore.search.parser import MAX_LENGTH
-from replaystore.wsgi import MAX_BODY
+from replaystore.wsgi import MAX_BODY, MAX_HOST, MAX_QUERY_STRING
 from tests.robustness.conftest import Live
 from tests.robustness.wire import check_answer, query_string
 
@@ -39,6 +39,17 @@ def test_page_size_is_capped(live: Live, name: str) -> None:
     assert live.wire.get(f"{LIST}?{name}=100").status == 200
     assert "Cannot exceed 100" in _detail(live, f"{LIST}?{name}=101", 400)
     assert _detail(live, f"{LIST}?{name}=99999999999999999999", 400)
+
+
+def test_url_and_host_are_capped(live: Live) -> None:
+    # Found by the long fuzz run: the Link header echoes the URL twice, and a 60 kB URL made
+    # an answer whose header line clients refuse to read.
+    pad = "x" * (MAX_QUERY_STRING - len("per_page=1&pad="))
+    answer = live.wire.get(f"{LIST}?per_page=1&pad={pad}")
+    assert answer.status == 200 and len(answer.headers["link"]) < 65536
+    assert "too long" in _detail(live, f"{LIST}?per_page=1&pad={pad}x", 414)
+    long_host = {"Host": "h" * (MAX_HOST + 1)}
+    assert "Host" in _detail(live, LIST, 400, headers=long_host)
 
 
 def test_body_size_is_capped(live: Live) -> None:

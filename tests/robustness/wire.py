@@ -83,6 +83,12 @@ class Wire:
                 if attempt:
                     raise
                 continue
+            except Exception:
+                # Any other failure leaves the connection mid-exchange: never reuse it, or one
+                # bad answer would fail every later case of this thread.
+                con.close()
+                self._local.con = None
+                raise
             if response.getheader("connection", "").lower() == "close":
                 con.close()
                 self._local.con = None
