@@ -24,6 +24,8 @@ from typing import Any
 
 import duckdb
 
+from replaystore.storage.summary import PICKED
+
 SLACK = timedelta(hours=1)
 
 
@@ -198,29 +200,8 @@ def details(
     window = _window(d, start - SLACK, end + SLACK)
     where = f"{_projects(projects)} AND {window} AND replay_id IN ({id_list})"
     where_s = f"{_projects(projects, 's.')} AND {window} AND s.replay_id IN ({id_list})"
-    picks = ", ".join(
-        f"{d.pick.format(c=c)} AS {c}"
-        for c in (
-            "environment",
-            "platform",
-            "replay_type",
-            "user_id",
-            "user_email",
-            "user_name",
-            "user_ip",
-            "browser_name",
-            "browser_version",
-            "os_name",
-            "os_version",
-            "device_name",
-            "device_brand",
-            "device_family",
-            "device_model",
-            "sdk_name",
-            "sdk_version",
-            "dist",
-        )
-    )
+    # The same "any non-empty value" columns the product's summary picks.
+    picks = ", ".join(f"{d.pick.format(c=c)} AS {c}" for c in PICKED)
     clicks = _click_counts(src, where)
     return (
         "SELECT s.project_id, s.replay_id, min(s.replay_start_timestamp) AS started_at, "
