@@ -149,19 +149,14 @@ def _ua_columns(event: Mapping[str, Any], contexts: Mapping[str, Any], origin: O
     parsed = parse_user_agent(agent) if agent else None
     cols: dict[str, str] = {}
 
-    browser = _context(contexts, "browser")
-    if browser is not None:
-        cols["browser_name"] = v.lenient_text(browser.get("name"), "contexts.browser.name")
-        cols["browser_version"] = v.lenient_text(browser.get("version"), "contexts.browser.version")
-    elif parsed and parsed.browser:
-        cols["browser_name"], cols["browser_version"] = parsed.browser.name, parsed.browser.version
-
-    system = _context(contexts, "os")
-    if system is not None:
-        cols["os_name"] = v.lenient_text(system.get("name"), "contexts.os.name")
-        cols["os_version"] = v.lenient_text(system.get("version"), "contexts.os.version")
-    elif parsed and parsed.os:
-        cols["os_name"], cols["os_version"] = parsed.os.name, parsed.os.version
+    for name in ("browser", "os"):
+        context = _context(contexts, name)
+        found = getattr(parsed, name) if parsed else None
+        if context is not None:
+            for key in ("name", "version"):
+                cols[f"{name}_{key}"] = v.lenient_text(context.get(key), f"contexts.{name}.{key}")
+        elif found:
+            cols[f"{name}_name"], cols[f"{name}_version"] = found.name, found.version
 
     device = _context(contexts, "device")
     if device is not None:
