@@ -37,6 +37,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _run_all(threads: list[threading.Thread]) -> float:
+    """Start every thread, wait for all, and return the seconds that took."""
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 class Server:
     """`replaystore serve --data root` in a child process."""
 
@@ -148,11 +158,7 @@ def ingest_benchmark(root: Path, replays: int, clients: int) -> IngestResult:
             threading.Thread(target=_post_all, args=(server.port, s, errors)) for s in shares
         ]
         started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        answered = time.perf_counter() - started
+        answered = _run_all(threads)
         queryable = _wait_queryable(root, segments, started)
         rss = server.peak_rss_mb()
     finally:
@@ -233,12 +239,7 @@ def query_load(
         )
         for i in range(clients)
     ]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = _run_all(threads)
     flat = [x for lat in latencies for x in lat]
     stats = summarize(flat)
     return LoadResult(
