@@ -17,8 +17,9 @@ from replaystore.query.common import (
     paged,
     project_condition,
 )
-from replaystore.query.shape import replay_object
+from replaystore.query.shape import replay_object, unpacked
 from replaystore.search import compile_replay_search, sort_order
+from replaystore.storage.schema import FETCHED_COLUMNS
 
 DEFAULT_SORT = "-started_at"
 
@@ -67,14 +68,14 @@ def list_replays(
         ]
     )
     select = (
-        exp.select(exp.Star(), copy=False)
+        exp.select(*FETCHED_COLUMNS, copy=False)
         .from_(exp.to_table("replays"), copy=False)
         .where(where, copy=False)
         .order_by(*_order(sort), copy=False)
     )
     rows = engine.execute(page.apply(select))
     result = paged(rows, page)
-    return Paged([replay_object(row, fields) for row in result.items], result.has_more)
+    return Paged([replay_object(unpacked(row), fields) for row in result.items], result.has_more)
 
 
 def get_replay(
@@ -94,9 +95,9 @@ def get_replay(
             window.widened().month_condition(),
         ]
     )
-    select = exp.select("*").from_("replays").where(where).order_by("started_at").limit(1)
-    rows = engine.execute(select)
-    return replay_object(rows[0], fields) if rows else None
+    select = exp.select(*FETCHED_COLUMNS).from_("replays").where(where)
+    rows = engine.execute(select.order_by("started_at").limit(1))
+    return replay_object(unpacked(rows[0]), fields) if rows else None
 
 
 def delete_replay(store: Deleter, project_id: int, replay_id: str) -> bool:

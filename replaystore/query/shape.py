@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from replaystore.query.common import iso
+from replaystore.storage.schema import FETCHED_COLUMNS
 
 Row = Mapping[str, Any]
 ARCHIVED_USER = "Archived Replay"
@@ -166,6 +169,15 @@ def _archived(row: Row) -> dict[str, Any]:
         },
         "warning_ids": [],
     }
+
+
+def unpacked(fetched: Row) -> dict[str, Any]:
+    """The summary row of a fetch of `FETCHED_COLUMNS`: the payload's columns beside the others."""
+    row: dict[str, Any] = orjson.loads(fetched["payload"])
+    for name in FETCHED_COLUMNS:
+        row[name] = fetched[name]
+    del row["payload"]
+    return row
 
 
 def replay_object(row: Row, fields: Sequence[str] | None = None) -> dict[str, Any]:

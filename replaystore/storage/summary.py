@@ -322,18 +322,34 @@ def _column(field: pa.Field) -> exp.Expression:
     return exp.alias_(exp.cast(value, duckdb_type(field.type)), field.name, quoted=True)
 
 
+def payload() -> exp.Expression:
+    """The `payload` of a summary row: its `schema.PAYLOAD_COLUMNS` as one JSON object (text)."""
+    members = [
+        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=col(name))
+        for name in schema.PAYLOAD_COLUMNS
+    ]
+    as_json = exp.func("to_json", exp.Struct(expressions=members), dialect=DIALECT)
+    return exp.cast(as_json, exp.DataType.build("VARCHAR"))
+
+
 def summary_query() -> exp.Select:
     """SELECT every column of `schema.REPLAYS` for the touched replays that have a segment 0;
     `updated_at` is its one parameter."""
+    stored = [f for f in schema.REPLAYS if f.name != "payload"]
+    outer = [
+        exp.alias_(payload(), "payload", quoted=True) if f.name == "payload" else col(f.name)
+        for f in schema.REPLAYS
+    ]
     return (
-        exp.select(*(_column(f) for f in schema.REPLAYS))
-        .from_(exp.to_table("joined"))
+        exp.select(*outer)
+        .from_(exp.to_table("summary"))
         .with_("seg_agg", as_=_segment_aggregates())
         .with_("link_agg", as_=_link_aggregates())
         .with_("click_agg", as_=_click_aggregates())
         .with_("tag_agg", as_=_tag_aggregates())
         .with_("arch", as_=_archived())
         .with_("joined", as_=_joined())
+        .with_("summary", as_=exp.select(*(_column(f) for f in stored)).from_("joined"))
         .order_by(col("project_id"), col("started_at"), col("replay_id"))
     )
 

@@ -11,6 +11,7 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from sqlglot import exp
 
+from replaystore.errors import ReplayStoreError
 from replaystore.storage.layout import ALL_TABLES, Layout, table_schema
 from replaystore.storage.properties import PARTITION_BY, WRITER_PROPERTIES, table_configuration
 
@@ -21,9 +22,10 @@ COMMIT = CommitProperties(max_commit_retries=100)
 
 
 def open_or_create(layout: Layout, table: str, storage_options: dict | None) -> DeltaTable:
+    """The table, created with its schema on first use; refused if written by an older layout."""
     uri = layout.table_uri(table)
     try:
-        return DeltaTable(uri, storage_options=storage_options)
+        dt = DeltaTable(uri, storage_options=storage_options)
     except TableNotFoundError:
         return DeltaTable.create(
             uri,
@@ -33,6 +35,14 @@ def open_or_create(layout: Layout, table: str, storage_options: dict | None) -> 
             configuration=table_configuration(table),
             storage_options=storage_options,
         )
+    stored = {f.name for f in dt.schema().fields}
+    missing = [name for name in table_schema(table).names if name not in stored]
+    if missing:
+        raise ReplayStoreError(
+            f"the store at {layout.root} was written by an older replaystore: table {table!r} "
+            f"has no column {', '.join(map(repr, missing))}; re-create the store and ingest again"
+        )
+    return dt
 
 
 def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTable]:

@@ -10,6 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.storage import schema
+from replaystore.storage.summary import payload
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -21,6 +22,13 @@ class DuckExecutor:
         for name, table_schema in schema.TABLES.items():
             rows = [_complete(r, table_schema) for r in tables.get(name, [])]
             self.con.register(name, pa.Table.from_pylist(rows, schema=table_schema))
+        # The summary's payload as the store computes it from the row's other columns.
+        with_payload = exp.select(
+            exp.Star(replace=[exp.alias_(payload(), "payload", quoted=True)])
+        ).from_("replays")
+        stored = self.con.sql(with_payload.sql(dialect="duckdb")).to_arrow_table()
+        self.con.unregister("replays")
+        self.con.register("replays", stored)
 
     def execute(self, expression: exp.Expression, params: dict | None = None) -> list[dict]:
         cursor = self.con.execute(expression.sql(dialect="duckdb"))

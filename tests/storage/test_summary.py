@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import duckdb
+import orjson
 import pytest
 from sqlglot import exp
 
@@ -178,3 +179,13 @@ def test_empty_strings_count_as_no_value() -> None:
     )
     assert got["environment"] == "dev"
     assert got["releases"] == []
+
+
+@pytest.mark.parametrize("archived", [False, True])
+def test_payload_repeats_every_other_shaped_column(archived: bool) -> None:
+    archives = [{"project_id": P, "replay_id": A, "timestamp": R.T0, "month": "2026-03"}]
+    clicks = [R.click(P, A, "h1", text='naïve "quoted" ☃', **{"class": ["a", "b"]})]
+    got = one(MULTI, clicks=clicks, archives=archives if archived else [])
+    payload = orjson.loads(got["payload"])
+    assert list(payload) == list(schema.PAYLOAD_COLUMNS)
+    assert payload == {name: got[name] for name in schema.PAYLOAD_COLUMNS}

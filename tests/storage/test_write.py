@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from replaystore.errors import ReplayStoreError
+from replaystore.storage import schema
 from replaystore.storage.batch import Blob
 from replaystore.storage.store import Store
 from tests.storage import rows as R
@@ -114,3 +121,12 @@ def test_empty_batch_is_a_no_op(store: Store) -> None:
     version = store.snapshot().seq
     assert store.write(R.batch()).written == {}
     assert store.snapshot().seq == version
+
+
+def test_a_store_of_an_older_layout_is_refused_clearly(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    Store.open(str(root))
+    old_schema = pa.schema([f for f in schema.REPLAYS if f.name != "payload"])
+    DeltaTable.create(str(root / "tables" / "replays"), old_schema, mode="overwrite")
+    with pytest.raises(ReplayStoreError, match=r"older replaystore.*'payload'"):
+        Store.open(str(root))
