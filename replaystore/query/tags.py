@@ -20,6 +20,7 @@ from replaystore.query.common import (
     paged,
 )
 from replaystore.query.common import project_condition as _projects
+from replaystore.search.sql import attr
 
 _TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
 # Keys that Sentry answers with an empty list (c.9).
@@ -73,10 +74,6 @@ def _base(
     )
 
 
-def _count_replays() -> exp.Expression:
-    return exp.Count(this=exp.Distinct(expressions=[exp.column("replay_id")]))
-
-
 def tag_keys(
     engine: Executor,
     *,
@@ -86,17 +83,25 @@ def tag_keys(
     environments: Sequence[str] | None = None,
 ) -> Paged:
     """Custom tag keys, most used first; `totalValues` = replays carrying the key."""
+    # A replay carries a key once however many values it has: count its distinct keys' rows.
+    tag = exp.to_identifier("t")
+    keys = exp.func(
+        "list_transform",
+        exp.column("tags"),
+        exp.Lambda(this=attr(tag, "key"), expressions=[tag.copy()]),
+        dialect="duckdb",
+    )
     unnested = (
-        exp.select("replay_id", exp.Explode(this=exp.column("tags")).as_("tag"))
+        exp.select(exp.Explode(this=exp.func("list_distinct", keys)).as_("key"))
         .from_("replays")
         .where(_base(project_ids, window, environments))
     )
-    key = exp.column("key", table="tag")
+    key = exp.column("key")
     select = (
-        exp.select(key.as_("key"), _count_replays().as_("total"))
+        exp.select(key, exp.Count(this=exp.Star()).as_("total"))
         .from_(unnested.subquery("t"))
         .group_by(key)
-        .order_by(exp.column("total").desc(), exp.column("key"))
+        .order_by(exp.column("total").desc(), key)
     )
     result = paged(engine.execute(page.apply(select)), page)
     items = [
@@ -115,22 +120,37 @@ def parse_tag_key(key: str) -> str:
 
 
 def _values_source(key: str, base: exp.Expression) -> exp.Select:
-    """Rows of (replay_id, started_at, finished_at, value) for one key."""
-    keep = ["replay_id", "started_at", "finished_at"]
+    """Rows of (started_at, finished_at, value) for one key, one row per replay and value.
+
+    A summary row is one replay and its tag pairs are distinct, so counting these rows counts
+    distinct replays without hashing ids (medium, 90 days: tag values 266 -> ~115 ms).
+    """
+    keep = ["started_at", "finished_at"]
     if key in SCALAR_KEYS:
         column = exp.column(SCALAR_KEYS[key])
         # Summary columns hold null for "no value"; "" is skipped too (unlike Sentry's Q10).
         where = exp.and_(base, column.is_(exp.null()).not_(), column.neq(exp.convert("")))
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)
     if key in LIST_KEYS:
-        explode = exp.Explode(this=exp.column(LIST_KEYS[key])).as_("value")
-        return exp.select(*keep, explode).from_("replays").where(base)
-    pairs = exp.select(*keep, exp.Explode(this=exp.column("tags")).as_("tag"))
-    pairs = pairs.from_("replays").where(base).subquery("p")
-    tag_key, tag_value = exp.column("key", table="tag"), exp.column("value", table="tag")
-    return (
-        exp.select(*keep, tag_value.as_("value")).from_(pairs).where(tag_key.eq(exp.convert(key)))
-    )
+        # `urls` keeps a page visited twice twice; a replay counts once per value.
+        values: exp.Expression = exp.func("list_distinct", exp.column(LIST_KEYS[key]))
+    else:
+        # Only this key's values are unnested, not every pair of every replay.
+        tag = exp.to_identifier("t")
+        of_key = exp.ArrayFilter(
+            this=exp.column("tags"),
+            expression=exp.Lambda(
+                this=attr(tag, "key").eq(exp.convert(key)), expressions=[tag.copy()]
+            ),
+        )
+        values = exp.func(
+            "list_transform",
+            of_key,
+            exp.Lambda(this=attr(tag, "value"), expressions=[tag.copy()]),
+            dialect="duckdb",
+        )
+    explode = exp.Explode(this=values).as_("value")
+    return exp.select(*keep, explode).from_("replays").where(base)
 
 
 def tag_values(
@@ -155,7 +175,7 @@ def tag_values(
     select = (
         exp.select(
             value,
-            _count_replays().as_("count"),
+            exp.Count(this=exp.Star()).as_("count"),
             exp.Min(this=exp.column("started_at")).as_("first_seen"),
             exp.Max(this=exp.column("finished_at")).as_("last_seen"),
         )

@@ -29,7 +29,13 @@ ENGINE = DuckExecutor(
     replays=[
         _replay(1, tags=[{"key": "plan", "value": "free"}], browser_name="Chrome"),
         _replay(2, tags=[{"key": "plan", "value": "team"}, {"key": "a", "value": "x"}]),
-        _replay(3, tags=[{"key": "plan", "value": "team"}], releases=["1.0", "2.0"]),
+        _replay(3, tags=[{"key": "plan", "value": "team"}], releases=["1.0", "2.0"], urls=["/a"]),
+        # one key with two values and a page visited twice: each counts this replay once
+        _replay(
+            0,
+            tags=[{"key": "plan", "value": "free"}, {"key": "plan", "value": "team"}],
+            urls=["/a", "/b", "/a"],
+        ),
         _replay(4, tags=[{"key": "gone", "value": "x"}], is_archived=True),
         _replay(5, project_id=2, tags=[{"key": "other", "value": "x"}]),
     ],
@@ -44,7 +50,7 @@ ENGINE = DuckExecutor(
 def test_tag_keys_most_used_first() -> None:
     result = tags.tag_keys(ENGINE, project_ids=[1], window=WINDOW)
     assert result.items == [
-        {"key": "plan", "name": "Plan", "totalValues": 3},
+        {"key": "plan", "name": "Plan", "totalValues": 4},
         {"key": "a", "name": "A", "totalValues": 1},
     ]
     assert tags.tag_keys(ENGINE, project_ids=[1], window=WINDOW, page=Page(0, 1)).has_more
@@ -53,10 +59,11 @@ def test_tag_keys_most_used_first() -> None:
 @pytest.mark.parametrize(
     ("key", "kwargs", "expected"),
     [
-        ("plan", {}, [("team", 2), ("free", 1)]),
-        ("plan", {"sort": "-count"}, [("team", 2), ("free", 1)]),
-        ("plan", {"query": "FR"}, [("free", 1)]),
-        ("tags[plan]", {"query": "ea"}, [("team", 2)]),
+        ("plan", {}, [("team", 3), ("free", 2)]),
+        ("plan", {"sort": "-count"}, [("team", 3), ("free", 2)]),
+        ("plan", {"query": "FR"}, [("free", 2)]),
+        ("tags[plan]", {"query": "ea"}, [("team", 3)]),
+        ("url", {}, [("/a", 2), ("/b", 1)]),
         ("browser.name", {}, [("Chrome", 1)]),
         ("release", {}, [("1.0", 1), ("2.0", 1)]),
         ("gone", {}, []),
