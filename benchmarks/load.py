@@ -4,7 +4,7 @@ Per chunk of replays: raw rows appended to the Delta tables (sorted as `Store.wr
 them), recording blobs written, and the chunk's `replays` summaries computed with
 `storage.summary.compute_summaries` over the chunk's in-memory rows (a replay never spans
 chunks). The summaries are spilled to Parquet and, once every chunk is in, written as the base
-tier month by month, sorted by `compact.sort_key()` like `compact` writes them.
+tier month by month, sorted as compaction writes them (`compact.write_sorted_month`).
 
     python -m benchmarks.load --size small [--out benchmarks/data]
 """
@@ -24,18 +24,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import write_deltalake
 from sqlglot import exp
 
 from benchmarks import datagen
 from replaystore.catalog import Catalog
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
-from replaystore.storage.compact import sort_key
-from replaystore.storage.properties import writer_properties
+from replaystore.storage.compact import write_sorted_month
 from replaystore.storage.store import SCAN_CONFIG, Store
 from replaystore.storage.summary import compute_summaries
-from replaystore.storage.tables import COMMIT, append
+from replaystore.storage.tables import append
 from replaystore.storage.views import DIALECT
 from replaystore.storage.write import SORT_ORDER
 
@@ -100,21 +98,12 @@ def _write_base(store: Store, spill: list[Path]) -> None:
         months_query = exp.select("month").distinct().from_(source.subquery("s")).order_by("month")
         months = [m for (m,) in con.execute(months_query.sql(dialect=DIALECT)).fetchall()]
         for month in months:
-            query = (
+            month_rows = (
                 exp.select("*")
                 .from_(source.subquery("s"))
                 .where(exp.column("month").eq(exp.Literal.string(month)))
-                .order_by(*sort_key())
             )
-            reader = con.sql(query.sql(dialect=DIALECT)).to_arrow_reader(batch_size=BATCH_ROWS)
-            batches = (b.select(schema.REPLAYS.names).cast(schema.REPLAYS) for b in reader)
-            write_deltalake(
-                store.tables["replays"],
-                pa.RecordBatchReader.from_batches(schema.REPLAYS, batches),
-                mode="append",
-                writer_properties=writer_properties("replays"),
-                commit_properties=COMMIT,
-            )
+            write_sorted_month(store.tables["replays"], con, month_rows, month)
     finally:
         con.close()
 
@@ -212,7 +201,7 @@ if __name__ == "__main__":
 def relayout(root: Path) -> float:
     """Rewrite every month of the base tier with the current WriterProperties through the
     product's compaction rewrite (after a layout change); returns the seconds it took."""
-    from replaystore.storage.compact import _rewrite_month
+    from replaystore.storage.compact import _month_rows
     from replaystore.storage.snapshot import file_month
 
     store = Store.open(str(root))
@@ -222,7 +211,7 @@ def relayout(root: Path) -> float:
         con = store.scan_connection(files)
         months = sorted({m for f in files["replays"] if (m := file_month(f)) is not None})
         for month in months:
-            _rewrite_month(store.tables["replays"], con, month)
+            write_sorted_month(store.tables["replays"], con, _month_rows(month), month)
         store.publish()
     store.compact()
     return time.perf_counter() - started

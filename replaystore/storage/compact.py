@@ -41,7 +41,10 @@ def sort_key() -> list[exp.Ordered]:
     return [exp.Ordered(this=exp.column(c), desc=desc) for c, desc in SORT_KEY]
 
 
-BATCH_ROWS = 65_536
+# Rows sorted by one DuckDB sort. Summary rows are ~4 KB (payload, clicks, urls); sorting a
+# whole month of them at once (medium: 340k rows) exceeds the 1 GB scan limit and DuckDB
+# fails to spill ("failed to pin block"), so a month is sorted one started_at slice at a time.
+SLICE_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def _fold_recent(store: Store) -> tuple[int, list[str]]:
     folded = con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0]
     months = _affected_months(con)
     for month in months:
-        _rewrite_month(store.tables["replays"], con, month)
+        write_sorted_month(store.tables["replays"], con, _month_rows(month), month)
     recent = store.tables["replays_recent"]
     # Only this writer (holding the lock) appends to the tier, so everything in it was folded.
     retry_on_conflict(
@@ -115,8 +118,8 @@ def _affected_months(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _month_rows(month: str) -> exp.Select:
-    """The folded content of one base month, sorted: base rows of replays the tier does not
-    hold, plus the tier's newest rows (tier rows are always newer than base rows)."""
+    """The folded content of one base month: base rows of replays the tier does not hold,
+    plus the tier's newest rows (tier rows are always newer than base rows)."""
     in_month = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month))
     kept_base = (
         exp.select(exp.Star())
@@ -131,48 +134,65 @@ def _month_rows(month: str) -> exp.Select:
         .where(in_month)
     )
     both = exp.union(kept_base, recent, distinct=False, by_name=True)
-    return (
-        exp.select(exp.Star())
-        .from_(exp.Subquery(this=both, alias=exp.TableAlias(this=exp.to_identifier("f"))))
-        .order_by(*sort_key())
+    return exp.select(exp.Star()).from_(
+        exp.Subquery(this=both, alias=exp.TableAlias(this=exp.to_identifier("f")))
     )
 
 
-def _rewrite_month(base: DeltaTable, con: duckdb.DuckDBPyConnection, month: str) -> None:
+def sorted_slices(con: duckdb.DuckDBPyConnection, rows: exp.Select) -> Iterator[pa.Table]:
+    """`rows` (summary rows) in the base's sort order, as tables of ~SLICE_ROWS rows by
+    started_at (newest first), each cast to the summary schema."""
+    source = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("rows")))
+    started = exp.column("started_at")
+    starts = exp.select(started).from_(source.copy()).order_by(exp.Ordered(this=started, desc=True))
+    column = con.sql(starts.sql(dialect=DIALECT)).to_arrow_table().column(0)
+    # Upper bounds of the slices, newest first: slice i holds bounds[i+1] < started_at <= bounds[i]
+    # (the last one also any null started_at, which the summary never writes).
+    bounds = sorted({v for v in column[::SLICE_ROWS].to_pylist() if v is not None}, reverse=True)
+    for i, upper in enumerate(bounds or [None]):
+        condition: exp.Expression = exp.true()
+        if upper is not None:
+            condition = exp.LTE(this=started.copy(), expression=exp.convert(upper))
+        if i + 1 < len(bounds):
+            lower = exp.GT(this=started.copy(), expression=exp.convert(bounds[i + 1]))
+            condition = exp.and_(lower, condition)
+        else:
+            condition = exp.or_(condition, exp.Is(this=started.copy(), expression=exp.null()))
+        query = exp.select(exp.Star()).from_(source.copy()).where(condition).order_by(*sort_key())
+        table = con.sql(query.sql(dialect=DIALECT)).to_arrow_table()
+        if table.num_rows:
+            yield table.select(schema.REPLAYS.names).cast(schema.REPLAYS).combine_chunks()
+
+
+def write_sorted_month(
+    base: DeltaTable, con: duckdb.DuckDBPyConnection, rows: exp.Select, month: str
+) -> None:
+    """Replace base month `month` with `rows`, sorted newest first, one file per slice.
+
+    One write per slice because delta-rs keeps row order within a record batch but not
+    across the batches of one write (it shuffled 65k-row batches of a month); each commit
+    stays unpublished until the caller publishes the manifest, so readers see the month whole.
+    """
     predicate = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month)).sql()
-    query = _month_rows(month).sql(dialect=DIALECT)
 
     def run() -> None:
-        reader = con.sql(query).to_arrow_reader(batch_size=BATCH_ROWS)
-        batches = _cast_batches(reader, schema.REPLAYS)
-        first = next(batches, None)
-        if first is None:
+        replaced = False
+        for table in sorted_slices(con, rows):
+            write_deltalake(
+                base,
+                table,
+                mode="append" if replaced else "overwrite",
+                predicate=None if replaced else predicate,
+                writer_properties=SUMMARY_WRITER_PROPERTIES,
+                commit_properties=COMMIT,
+            )
+            replaced = True
+        if not replaced:
             base.delete(
                 predicate, writer_properties=SUMMARY_WRITER_PROPERTIES, commit_properties=COMMIT
             )
-            return
-        data = pa.RecordBatchReader.from_batches(schema.REPLAYS, _chain(first, batches))
-        write_deltalake(
-            base,
-            data,
-            mode="overwrite",
-            predicate=predicate,
-            writer_properties=SUMMARY_WRITER_PROPERTIES,
-            commit_properties=COMMIT,
-        )
 
     retry_on_conflict(run)
-
-
-def _cast_batches(reader: pa.RecordBatchReader, target: pa.Schema) -> Iterator[pa.RecordBatch]:
-    for batch in reader:
-        if batch.num_rows:
-            yield batch.select(target.names).cast(target)
-
-
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
 
 
 def _compact_raw(dt: DeltaTable) -> int:

@@ -6,7 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from replaystore.storage import compact
 from replaystore.storage.batch import Blob
 from replaystore.storage.store import Store
 from tests.storage import rows as R
@@ -65,6 +67,28 @@ def test_compact_keeps_answers_empties_the_tier_and_sorts(store: Store) -> None:
         pq.ParquetFile(files["replays"][0]).metadata.row_group(0).column(1).path_in_schema
         == "replay_id"
     )
+
+
+def test_a_month_sorted_in_slices_keeps_every_row_in_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compact, "SLICE_ROWS", 2)
+    populate(store, 7)
+    tie = R.T0 + timedelta(hours=3)  # the same started_at as populate's replay 4: a slice edge
+    store.write(R.batch([R.segment(2, R.rid(900), 0, timestamp=tie, replay_start_timestamp=tie)]))
+    before = rows(store, "replays")
+    store.compact(retention=timedelta(0))
+    assert rows(store, "replays") == before
+    # One file per slice, each sorted newest first; together they hold the month in order.
+    files = []
+    for path in store.snapshot().files["replays"]:
+        table = pq.read_table(path)
+        keys = list(zip(table["started_at"].to_pylist(), table["replay_id"].to_pylist()))
+        assert keys == sorted(keys, reverse=True)
+        files.append(keys)
+    assert len(files) > 1
+    joined = [key for keys in sorted(files, reverse=True) for key in keys]
+    assert len(joined) == 8 and joined == sorted(joined, reverse=True)
 
 
 def test_compact_twice_and_after_more_writes(store: Store) -> None:
