@@ -31,6 +31,7 @@ from replaystore.catalog import Catalog
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.compact import write_sorted_month
+from replaystore.storage.properties import SUMMARY_ROW_GROUP_ROWS
 from replaystore.storage.store import SCAN_CONFIG, Store
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append
@@ -157,7 +158,14 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
                     counts[table] += rows.num_rows
                 counts["blobs"] += store.blobs.put_all(batch.blobs)
             path = spill_dir / f"chunk-{index:05d}.parquet"
-            pq.write_table(summaries.result(), path, compression="zstd")
+            # Small row groups of newest-first rows: each started_at slice of the base write
+            # then reads only its own groups (one big group made every slice decode it all).
+            pq.write_table(
+                summaries.result(),
+                path,
+                compression="zstd",
+                row_group_size=SUMMARY_ROW_GROUP_ROWS,
+            )
             spill.append(path)
             _progress(index + 1, total, started, counts["segments"])
     sys.stderr.write("\n  writing the sorted replays base tier...\n")

@@ -128,4 +128,6 @@ def _set_global(name: str, value: exp.Expression) -> exp.Set:
 
 
 def _sql(query: exp.Expression | str) -> str:
-    return query.sql(dialect=DIALECT) if isinstance(query, exp.Expression) else query
+    # copy=False: the generator's defensive deep copy of the tree cost ~1.3 ms of a ~15 ms
+    # list request; every tree handed to the engine is built for that one query.
+    return query.sql(dialect=DIALECT, copy=False) if isinstance(query, exp.Expression) else query

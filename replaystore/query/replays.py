@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -22,6 +23,7 @@ from replaystore.search import compile_replay_search, sort_order
 from replaystore.storage.schema import FETCHED_COLUMNS
 
 DEFAULT_SORT = "-started_at"
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 class Deleter(Protocol):
@@ -46,6 +48,10 @@ def _order(sort: str) -> list[exp.Ordered]:
     return order
 
 
+def _fetched() -> list[exp.Column]:
+    return [exp.column(name) for name in FETCHED_COLUMNS]
+
+
 def list_replays(
     engine: Executor,
     *,
@@ -68,7 +74,7 @@ def list_replays(
         ]
     )
     select = (
-        exp.select(*FETCHED_COLUMNS, copy=False)
+        exp.select(*_fetched(), copy=False)
         .from_(exp.to_table("replays"), copy=False)
         .where(where, copy=False)
         .order_by(*_order(sort), copy=False)
@@ -95,9 +101,11 @@ def get_replay(
             window.widened().month_condition(),
         ]
     )
-    select = exp.select(*FETCHED_COLUMNS).from_("replays").where(where)
-    rows = engine.execute(select.order_by("started_at").limit(1))
-    return replay_object(unpacked(rows[0]), fields) if rows else None
+    # No ORDER BY + LIMIT: a top-N would scan twice (late materialization) for what is
+    # nearly always one row; the same id in two projects is settled here, earliest first.
+    rows = engine.execute(exp.select(*_fetched()).from_("replays").where(where))
+    first = min(rows, key=lambda row: (row["started_at"] or NEVER, row["project_id"]), default=None)
+    return replay_object(unpacked(first), fields) if first else None
 
 
 def delete_replay(store: Deleter, project_id: int, replay_id: str) -> bool:

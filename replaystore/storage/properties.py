@@ -28,22 +28,24 @@ WRITER_PROPERTIES = WriterProperties(
 )
 
 # The `replays` summary (base and recent tier) gets smaller row groups: the list endpoint's
-# top-N fetches its page of wide rows (urls, tags, clicks lists) by row number (late
-# materialization), and DuckDB decompresses every column chunk of each row group it fetches
-# from; smaller groups also let min/max stats on started_at skip more. Pages keep the
-# writer's default size: 1,024-row pages made that fetch ~1.6x slower (more pages to decode,
-# no page skipping on row numbers).
+# top-N fetches its page by row number (late materialization), reading the groups it needs;
+# smaller groups also let min/max stats on started_at skip more. Pages of 128 KiB (not 1 MiB)
+# and no dictionary for the always-distinct `replay_id` and `payload` cut that fetch further
+# (medium, browse_7d SQL ~12.5 -> ~9 ms): the fetch decodes pages, not whole groups.
 SUMMARY_ROW_GROUP_ROWS = 8_192
 SUMMARY_WRITER_PROPERTIES = WriterProperties(
     compression="ZSTD",
     compression_level=3,
     max_row_group_size=SUMMARY_ROW_GROUP_ROWS,
+    data_page_size_limit=128 * 1024,
     column_properties={
         "replay_id": ColumnProperties(
+            dictionary_enabled=False,
             bloom_filter_properties=BloomFilterProperties(
                 True, fpp=0.01, ndv=SUMMARY_ROW_GROUP_ROWS
-            )
-        )
+            ),
+        ),
+        "payload": ColumnProperties(dictionary_enabled=False),
     },
 )
 SUMMARY_TABLES = ("replays", "replays_recent")

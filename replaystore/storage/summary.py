@@ -350,7 +350,12 @@ def summary_query() -> exp.Select:
         .with_("arch", as_=_archived())
         .with_("joined", as_=_joined())
         .with_("summary", as_=exp.select(*(_column(f) for f in stored)).from_("joined"))
-        .order_by(col("project_id"), col("started_at"), col("replay_id"))
+        # Newest first, as the base is sorted: a recent-tier file's row groups then have
+        # narrow started_at ranges, which compaction's slices and the list's top-N prune on.
+        .order_by(
+            exp.Ordered(this=col("started_at"), desc=True),
+            exp.Ordered(this=col("replay_id"), desc=True),
+        )
     )
 
 

@@ -83,7 +83,8 @@ def test_a_month_sorted_in_slices_keeps_every_row_in_order(
     files = []
     for path in store.snapshot().files["replays"]:
         table = pq.read_table(path)
-        keys = list(zip(table["started_at"].to_pylist(), table["replay_id"].to_pylist()))
+        started, ids = table["started_at"].to_pylist(), table["replay_id"].to_pylist()
+        keys = list(zip(started, ids, strict=True))
         assert keys == sorted(keys, reverse=True)
         files.append(keys)
     assert len(files) > 1
