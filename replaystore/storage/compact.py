@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -177,16 +178,21 @@ def write_sorted_month(
 
     def run() -> None:
         replaced = False
-        for table in sorted_slices(con, rows):
-            write_deltalake(
-                base,
-                table,
-                mode="append" if replaced else "overwrite",
-                predicate=None if replaced else predicate,
-                writer_properties=SUMMARY_WRITER_PROPERTIES,
-                commit_properties=COMMIT,
-            )
-            replaced = True
+        slices = sorted_slices(con, rows)
+        # DuckDB sorts the next slice while delta-rs encodes this one (both release the GIL).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upcoming = pool.submit(next, slices, None)
+            while (table := upcoming.result()) is not None:
+                upcoming = pool.submit(next, slices, None)
+                write_deltalake(
+                    base,
+                    table,
+                    mode="append" if replaced else "overwrite",
+                    predicate=None if replaced else predicate,
+                    writer_properties=SUMMARY_WRITER_PROPERTIES,
+                    commit_properties=COMMIT,
+                )
+                replaced = True
         if not replaced:
             base.delete(
                 predicate, writer_properties=SUMMARY_WRITER_PROPERTIES, commit_properties=COMMIT

@@ -27,23 +27,22 @@ WRITER_PROPERTIES = WriterProperties(
     },
 )
 
-# The `replays` summary (base and recent tier) gets smaller row groups: the list endpoint's
-# top-N fetches its page by row number (late materialization), reading the groups it needs;
-# smaller groups also let min/max stats on started_at skip more. Pages of 128 KiB (not 1 MiB)
-# and no dictionary for the always-distinct `replay_id` and `payload` cut that fetch further
-# (medium, browse_7d SQL ~12.5 -> ~9 ms): the fetch decodes pages, not whole groups.
+# The `replays` summary (base and recent tier) is laid out for reading. Its row groups are
+# small: the list endpoint's top-N fetches its page by row number (late materialization),
+# decoding a 2,048-row vector of each fetched column, and min/max stats on started_at skip
+# more. LZ4 instead of zstd, pages of 128 KiB and no dictionary for the always-distinct
+# `payload` make that fetch cheaper (medium, interleaved runs: browse SQL 13.0 -> 10.2 ms, a
+# fetch by id 9.1 -> 6.5 ms) for ~1.6x the summary's bytes; the raw tables stay zstd.
 SUMMARY_ROW_GROUP_ROWS = 8_192
 SUMMARY_WRITER_PROPERTIES = WriterProperties(
-    compression="ZSTD",
-    compression_level=3,
+    compression="LZ4_RAW",
     max_row_group_size=SUMMARY_ROW_GROUP_ROWS,
     data_page_size_limit=128 * 1024,
     column_properties={
         "replay_id": ColumnProperties(
-            dictionary_enabled=False,
             bloom_filter_properties=BloomFilterProperties(
                 True, fpp=0.01, ndv=SUMMARY_ROW_GROUP_ROWS
-            ),
+            )
         ),
         "payload": ColumnProperties(dictionary_enabled=False),
     },
