@@ -48,6 +48,17 @@ class Collector:
         self.links.pop(key, None)
         self.links[key] = row
 
+    def absorb(self, other: Collector) -> None:
+        """Add `other`'s rows after this one's, as if they had been collected here."""
+        for row in other.segments.values():
+            self.add_segment(row)
+        for key, blob in other.blobs.items():
+            self.blobs.pop(key, None)
+            self.blobs[key] = blob
+        self.clicks.extend(other.clicks)
+        for row in other.links.values():
+            self.add_link(row)
+
     def _clicks(self) -> list[dict[str, Any]]:
         winners: dict[tuple[int, str, str], dict[str, Any]] = {}
         for row in self.clicks:

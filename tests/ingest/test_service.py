@@ -10,13 +10,15 @@ import textwrap
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
+from replaystore import fixtures
 from replaystore.errors import IngestError
-from replaystore.ingest.envelopes import EnvelopeInput
+from replaystore.ingest.envelopes import EnvelopeInput, build_batch
 from replaystore.ingest.journal import Journal
 from replaystore.ingest.service import (
     REJECTED_DIR,
@@ -85,6 +87,13 @@ class MemoryStore:
 
     def stored(self) -> set[tuple[str, int]]:
         return {key for batch in self.batches for key in batch}
+
+
+class ListStore(list):
+    """Keeps every batch written, whole."""
+
+    def write(self, batch: WriteBatch) -> None:
+        self.append(batch)
 
 
 def new_id() -> str:
@@ -320,3 +329,24 @@ def test_a_failure_while_setting_aside_requeues_the_group(tmp_path: Path) -> Non
         assert service.flush(timeout=30)
     assert store.stored() == {(good_id, 0)}
     assert len(list((journal_dir / REJECTED_DIR).glob("*.envelope"))) == 1
+
+
+def test_the_batch_from_validated_rows_equals_build_batch(tmp_path: Path) -> None:
+    """The batcher reuses the rows `submit` validated; the result must be build_batch's."""
+    received = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    generated = list(fixtures.generate(received, seed=3, replays=12))
+    envelopes = [
+        EnvelopeInput(body=e.body, project_id=e.project_id, name=e.name, received=received)
+        for e in generated
+    ]
+    envelopes += envelopes[:5]  # resent envelopes: the later copies replace the earlier ones
+    batches = ListStore()
+    with IngestService(batches, tmp_path / "journal", max_delay=3600) as service:
+        for envelope in envelopes:
+            service.submit(envelope)
+        assert service.flush(timeout=30)
+    assert len(batches) == 1
+    expected = build_batch(envelopes)
+    assert batches[0].tables() == expected.tables()
+    assert batches[0].blobs == expected.blobs
+    assert expected.clicks.num_rows > 0 and expected.links.num_rows > 0
