@@ -1,10 +1,12 @@
 """Bulk load of a generated dataset through the store's own storage code.
 
-Per chunk of replays: raw rows appended to the Delta tables (sorted as `Store.write` sorts
-them), recording blobs written, and the chunk's `replays` summaries computed with
-`storage.summary.compute_summaries` over the chunk's in-memory rows (a replay never spans
-chunks). The summaries are spilled to Parquet and, once every chunk is in, written as the base
-tier month by month, sorted as compaction writes them (`compact.write_sorted_month`).
+First the dataset is generated into Parquet files (untimed: the generator is not the store).
+Then the timed load, per chunk of replays read back from those files: raw rows appended to
+the Delta tables (sorted as `Store.write` sorts them), recording blobs written, and the
+chunk's `replays` summaries computed with `storage.summary.compute_summaries` over the
+chunk's in-memory rows (a replay never spans chunks). The summaries are spilled to Parquet
+and, once every chunk is in, written as the base tier month by month, sorted as compaction
+writes them (`compact.write_sorted_month`).
 
     python -m benchmarks.load --size small [--out benchmarks/data]
 """
@@ -29,7 +31,7 @@ from sqlglot import exp
 from benchmarks import datagen
 from replaystore.catalog import Catalog
 from replaystore.storage import schema
-from replaystore.storage.batch import WriteBatch
+from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.compact import write_sorted_month
 from replaystore.storage.properties import SUMMARY_ROW_GROUP_ROWS
 from replaystore.storage.store import SCAN_CONFIG, Store
@@ -61,12 +63,13 @@ def dataset_dir(size: str, out: Path = DATA_DIR) -> Path:
     return out / size
 
 
-def _progress(done: int, total: int, started: float, rows: int) -> None:
+def _progress(what: str, done: int, total: int, started: float, rows: int | None) -> None:
     elapsed = time.perf_counter() - started
-    rate = rows / elapsed if elapsed else 0.0
-    sys.stderr.write(
-        f"\r  chunk {done}/{total}  {rows:,} segment rows  {elapsed:6.1f} s  {rate:,.0f} rows/s"
-    )
+    line = f"\r  {what} chunk {done}/{total}  {elapsed:6.1f} s"
+    if rows is not None:
+        rate = rows / elapsed if elapsed else 0.0
+        line += f"  {rows:,} segment rows  {rate:,.0f} rows/s"
+    sys.stderr.write(line)
     sys.stderr.flush()
 
 
@@ -104,7 +107,9 @@ def _write_base(store: Store, spill: list[Path]) -> None:
                 .from_(source.subquery("s"))
                 .where(exp.column("month").eq(exp.Literal.string(month)))
             )
-            write_sorted_month(store.tables["replays"], con, month_rows, month)
+            write_sorted_month(
+                store.tables["replays"], store.tables["tags"], con, month_rows, month
+            )
     finally:
         con.close()
 
@@ -127,30 +132,65 @@ def disk_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
+BLOBS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("segment_id", pa.int64()),
+        ("data", pa.binary()),
+    ]
+)
+
+
+def generate(size: datagen.Size, folder: Path) -> list[Path]:
+    """Write every chunk of `size` as Parquet files (one folder per chunk); untimed."""
+    shutil.rmtree(folder, ignore_errors=True)
+    chunks = []
+    started = time.perf_counter()
+    total = datagen.chunk_count(size)
+    for index, batch in enumerate(datagen.generate_chunks(size)):
+        chunk = folder / f"chunk-{index:05d}"
+        chunk.mkdir(parents=True)
+        for table, rows in batch.tables().items():
+            pq.write_table(rows, chunk / f"{table}.parquet", compression="zstd")
+        blobs = pa.Table.from_pylist([vars(b) for b in batch.blobs], schema=BLOBS)
+        pq.write_table(blobs, chunk / "blobs.parquet", compression="zstd")
+        chunks.append(chunk)
+        _progress("generated", index + 1, total, started, None)
+    sys.stderr.write("\n")
+    return chunks
+
+
+def read_chunk(chunk: Path) -> WriteBatch:
+    tables = {t: pq.read_table(chunk / f"{t}.parquet") for t in ("segments", "clicks", "links")}
+    blobs = [Blob(**row) for row in pq.read_table(chunk / "blobs.parquet").to_pylist()]
+    return WriteBatch(**tables, blobs=blobs)
+
+
 def load(size: datagen.Size, root: Path) -> LoadResult:
-    """Generate and bulk-load `size` into a fresh store at root."""
+    """Generate `size`, then bulk-load it into a fresh store at root (timed)."""
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     spill_dir = root.parent / f"{root.name}-summaries"
     shutil.rmtree(spill_dir, ignore_errors=True)
     spill_dir.mkdir(parents=True)
+    generated = root.parent / f"{root.name}-generated"
+    chunks = generate(size, generated)
     store = Store.open(str(root))
     now = datetime.now(UTC)
     counts = {"segments": 0, "clicks": 0, "links": 0, "blobs": 0}
     spill: list[Path] = []
-    total = datagen.chunk_count(size)
     started = time.perf_counter()
-    starts = datagen.start_times(size)
-    # Three stages overlap (DuckDB, delta-rs and numpy release the GIL): the next chunk is
-    # generated and this chunk's summaries computed on worker threads while the raw rows
+    # Three stages overlap (DuckDB, delta-rs and Parquet reads release the GIL): the next
+    # chunk is read and this chunk's summaries computed on worker threads while the raw rows
     # are appended here.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        upcoming = pool.submit(datagen.generate_chunk, size, 0, starts)
-        for index in range(total):
+        upcoming = pool.submit(read_chunk, chunks[0])
+        for index in range(len(chunks)):
             batch = upcoming.result()
-            if index + 1 < total:
-                upcoming = pool.submit(datagen.generate_chunk, size, index + 1, starts)
+            if index + 1 < len(chunks):
+                upcoming = pool.submit(read_chunk, chunks[index + 1])
             summaries = pool.submit(_summaries, batch, now)
             with store.lock.hold():
                 for table, rows in batch.tables().items():
@@ -167,13 +207,14 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
                 row_group_size=SUMMARY_ROW_GROUP_ROWS,
             )
             spill.append(path)
-            _progress(index + 1, total, started, counts["segments"])
+            _progress("loaded", index + 1, len(chunks), started, counts["segments"])
     sys.stderr.write("\n  writing the sorted replays base tier...\n")
     with store.lock.hold():
         _write_base(store, spill)
         store.publish()
     seconds = time.perf_counter() - started
     shutil.rmtree(spill_dir)
+    shutil.rmtree(generated)
     register_catalog(root)
     all_rows = counts["segments"] + counts["clicks"] + counts["links"]
     return LoadResult(
@@ -219,7 +260,9 @@ def relayout(root: Path) -> float:
         con = store.scan_connection(files)
         months = sorted({m for f in files["replays"] if (m := file_month(f)) is not None})
         for month in months:
-            write_sorted_month(store.tables["replays"], con, _month_rows(month), month)
+            write_sorted_month(
+                store.tables["replays"], store.tables["tags"], con, _month_rows(month), month
+            )
         store.publish()
     store.compact()
     return time.perf_counter() - started

@@ -20,7 +20,6 @@ from replaystore.query.common import (
     paged,
 )
 from replaystore.query.common import project_condition as _projects
-from replaystore.search.sql import attr
 
 _TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
 # Keys that Sentry answers with an empty list (c.9).
@@ -59,16 +58,25 @@ def tag_key_label(key: str) -> str:
     return key.replace("_", " ").title()
 
 
+TAG_INDEX = "replay_tags"  # one row per replay, key and value (storage.tag_index)
+
+
 def _base(
-    project_ids: Sequence[int], window: Window, environments: Sequence[str] | None
+    project_ids: Sequence[int],
+    window: Window,
+    environments: Sequence[str] | None,
+    *,
+    archived_column: bool = True,
 ) -> exp.Expression:
     env = exp.column("environment").isin(*map(exp.convert, environments)) if environments else None
+    # The tag index has no archived replays (they have no tags), nor the column.
+    not_archived = exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_()
     return conjunction(
         [
             _projects(project_ids),
             window.condition("started_at"),
             window.month_condition(),
-            exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_(),
+            not_archived if archived_column else None,
             env,
         ]
     )
@@ -83,23 +91,17 @@ def tag_keys(
     environments: Sequence[str] | None = None,
 ) -> Paged:
     """Custom tag keys, most used first; `totalValues` = replays carrying the key."""
-    # A replay carries a key once however many values it has: count its distinct keys' rows.
-    tag = exp.to_identifier("t")
-    keys = exp.func(
-        "list_transform",
-        exp.column("tags"),
-        exp.Lambda(this=attr(tag, "key"), expressions=[tag.copy()]),
-        dialect="duckdb",
-    )
-    unnested = (
-        exp.select(exp.Explode(this=exp.func("list_distinct", keys)).as_("key"))
-        .from_("replays")
-        .where(_base(project_ids, window, environments))
+    # A replay carries a key once however many values it has.
+    keys_of_replays = (
+        exp.select("key", "project_id", "replay_id")
+        .distinct()
+        .from_(TAG_INDEX)
+        .where(_base(project_ids, window, environments, archived_column=False))
     )
     key = exp.column("key")
     select = (
         exp.select(key, exp.Count(this=exp.Star()).as_("total"))
-        .from_(unnested.subquery("t"))
+        .from_(keys_of_replays.subquery("t"))
         .group_by(key)
         .order_by(exp.column("total").desc(), key)
     )
@@ -119,12 +121,10 @@ def parse_tag_key(key: str) -> str:
     return inner
 
 
-def _values_source(key: str, base: exp.Expression) -> exp.Select:
-    """Rows of (started_at, finished_at, value) for one key, one row per replay and value.
-
-    A summary row is one replay and its tag pairs are distinct, so counting these rows counts
-    distinct replays without hashing ids (medium, 90 days: tag values 266 -> ~115 ms).
-    """
+def _values_source(key: str, base: exp.Expression, index_base: exp.Expression) -> exp.Select:
+    """Rows of (started_at, finished_at, value) for one key, one row per replay and value,
+    so counting rows counts distinct replays without hashing ids. Custom keys read the tag
+    index instead of every replay's tag list (medium, 90 days: ~150-200 -> ~30 ms)."""
     keep = ["started_at", "finished_at"]
     if key in SCALAR_KEYS:
         column = exp.column(SCALAR_KEYS[key])
@@ -133,24 +133,12 @@ def _values_source(key: str, base: exp.Expression) -> exp.Select:
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)
     if key in LIST_KEYS:
         # `urls` keeps a page visited twice twice; a replay counts once per value.
-        values: exp.Expression = exp.func("list_distinct", exp.column(LIST_KEYS[key]))
-    else:
-        # Only this key's values are unnested, not every pair of every replay.
-        tag = exp.to_identifier("t")
-        of_key = exp.ArrayFilter(
-            this=exp.column("tags"),
-            expression=exp.Lambda(
-                this=attr(tag, "key").eq(exp.convert(key)), expressions=[tag.copy()]
-            ),
-        )
-        values = exp.func(
-            "list_transform",
-            of_key,
-            exp.Lambda(this=attr(tag, "value"), expressions=[tag.copy()]),
-            dialect="duckdb",
-        )
-    explode = exp.Explode(this=values).as_("value")
-    return exp.select(*keep, explode).from_("replays").where(base)
+        values = exp.func("list_distinct", exp.column(LIST_KEYS[key]))
+        explode = exp.Explode(this=values).as_("value")
+        return exp.select(*keep, explode).from_("replays").where(base)
+    # A custom key: that key's rows of the tag index (one per replay and value).
+    where = exp.and_(index_base, exp.column("key").eq(exp.convert(key)), copy=False)
+    return exp.select(*keep, "value").from_(TAG_INDEX).where(where)
 
 
 def tag_values(
@@ -170,7 +158,9 @@ def tag_values(
     key = parse_tag_key(key)
     if key in EMPTY_KEYS:
         return Paged([], False)
-    source = _values_source(key, _base(project_ids, window, environments)).subquery("v")
+    index_base = _base(project_ids, window, environments, archived_column=False)
+    source = _values_source(key, _base(project_ids, window, environments), index_base)
+    source = source.subquery("v")
     value = exp.column("value")
     select = (
         exp.select(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from sqlglot import exp
 
 from replaystore.storage import schema
@@ -24,6 +24,7 @@ from replaystore.storage.properties import (
     WRITER_PROPERTIES,
 )
 from replaystore.storage.tables import COMMIT, retry_on_conflict
+from replaystore.storage.tag_index import index_rows
 from replaystore.storage.views import DIALECT, KEY, newest_per_replay
 
 if TYPE_CHECKING:
@@ -88,7 +89,9 @@ def _fold_recent(store: Store) -> tuple[int, list[str]]:
     folded = con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0]
     months = _affected_months(con)
     for month in months:
-        write_sorted_month(store.tables["replays"], con, _month_rows(month), month)
+        write_sorted_month(
+            store.tables["replays"], store.tables["tags"], con, _month_rows(month), month
+        )
     recent = store.tables["replays_recent"]
     # Only this writer (holding the lock) appends to the tier, so everything in it was folded.
     retry_on_conflict(
@@ -166,9 +169,14 @@ def sorted_slices(con: duckdb.DuckDBPyConnection, rows: exp.Select) -> Iterator[
 
 
 def write_sorted_month(
-    base: DeltaTable, con: duckdb.DuckDBPyConnection, rows: exp.Select, month: str
+    base: DeltaTable,
+    index: DeltaTable,
+    con: duckdb.DuckDBPyConnection,
+    rows: exp.Select,
+    month: str,
 ) -> None:
-    """Replace base month `month` with `rows`, sorted newest first, one file per slice.
+    """Replace base month `month` with `rows`, sorted newest first, one file per slice, and
+    the tag index's month with their index rows.
 
     One write per slice because delta-rs keeps row order within a record batch but not
     across the batches of one write (it shuffled 65k-row batches of a month); each commit
@@ -176,27 +184,32 @@ def write_sorted_month(
     """
     predicate = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month)).sql()
 
+    tables = ((base, SUMMARY_WRITER_PROPERTIES), (index, WRITER_PROPERTIES))
+
+    def write(table: DeltaTable, data: pa.Table, props: WriterProperties, first: bool) -> None:
+        write_deltalake(
+            table,
+            data,
+            mode="overwrite" if first else "append",
+            predicate=predicate if first else None,
+            writer_properties=props,
+            commit_properties=COMMIT,
+        )
+
     def run() -> None:
-        replaced = False
+        first = True
         slices = sorted_slices(con, rows)
         # DuckDB sorts the next slice while delta-rs encodes this one (both release the GIL).
         with ThreadPoolExecutor(max_workers=1) as pool:
             upcoming = pool.submit(next, slices, None)
             while (table := upcoming.result()) is not None:
                 upcoming = pool.submit(next, slices, None)
-                write_deltalake(
-                    base,
-                    table,
-                    mode="append" if replaced else "overwrite",
-                    predicate=None if replaced else predicate,
-                    writer_properties=SUMMARY_WRITER_PROPERTIES,
-                    commit_properties=COMMIT,
-                )
-                replaced = True
-        if not replaced:
-            base.delete(
-                predicate, writer_properties=SUMMARY_WRITER_PROPERTIES, commit_properties=COMMIT
-            )
+                write(base, table, SUMMARY_WRITER_PROPERTIES, first)
+                write(index, index_rows(table), WRITER_PROPERTIES, first)
+                first = False
+        if first:
+            for dt, props in tables:
+                dt.delete(predicate, writer_properties=props, commit_properties=COMMIT)
 
     retry_on_conflict(run)
 

@@ -13,7 +13,8 @@ from replaystore.storage import schema
 
 RAW_TABLES = ("segments", "clicks", "links", "archives")
 SUMMARY_TABLES = ("replays", "replays_recent")
-ALL_TABLES = RAW_TABLES + SUMMARY_TABLES
+INDEX_TABLES = ("tags",)  # derived from the summary base by compaction
+ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES
 _REPLAY_ID = re.compile(r"[0-9a-f]{32}")
 
 

@@ -65,6 +65,7 @@ STATS_COLUMNS: dict[str, str] = {
     "archives": "project_id,timestamp",
     "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
+    "tags": "project_id,started_at",
 }
 
 

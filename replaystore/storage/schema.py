@@ -180,12 +180,29 @@ PAYLOAD_COLUMNS = tuple(
     name for name in REPLAYS.names if name not in (*FETCHED_COLUMNS, "updated_at", "month")
 )
 
+# One row per (replay, tag key, value) of the compacted summary base: an inverted index so
+# tag values and tag keys read one key's narrow rows instead of every replay's tag list
+# (derived in `storage.tag_index`; the recent tier's tags are unnested when read).
+TAGS = pa.schema(
+    [
+        ("key", pa.string()),
+        ("value", pa.string()),
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("environment", pa.string()),  # null when none, as in the summary
+        ("month", pa.string()),  # of started_at
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "segments": SEGMENTS,
     "clicks": CLICKS,
     "links": LINKS,
     "archives": ARCHIVES,
     "replays": REPLAYS,
+    "tags": TAGS,
 }
 
 # Upsert keys (DESIGN.md): a row whose key is already stored is not written again.

@@ -46,6 +46,15 @@ def open_or_create(layout: Layout, table: str, storage_options: dict | None) -> 
 
 
 def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTable]:
+    def exists(table: str) -> bool:
+        return DeltaTable.is_deltatable(layout.table_uri(table), storage_options)
+
+    # An index created empty next to a filled summary would answer wrongly, not fail.
+    if exists("replays") and not exists("tags"):
+        raise ReplayStoreError(
+            f"the store at {layout.root} was written by an older replaystore: it has no tag "
+            "index; re-create the store and ingest again"
+        )
     return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
 
 

@@ -107,6 +107,40 @@ def merged_replays(base: str = "replays_base", recent: str = "replays_recent") -
     return exp.union(kept_base, recent_newest, distinct=False, by_name=True)
 
 
+TAG_CARRIED = ("project_id", "replay_id", "started_at", "finished_at", "environment", "month")
+
+
+def tag_rows(source: exp.Expression) -> exp.Select:
+    """Tag index rows (schema.TAGS columns) of the summary rows `source` (a table expression):
+    one per tag pair of a replay that is not archived."""
+    pair = exp.column("pair", table="p")
+    not_archived = exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_()
+    unnested = (
+        exp.select(
+            *(exp.column(c) for c in TAG_CARRIED),
+            exp.alias_(exp.Explode(this=exp.column("tags")), "pair"),
+        )
+        .from_(source)
+        .where(not_archived)
+    )
+    return exp.select(
+        exp.alias_(exp.Dot(this=pair.copy(), expression=exp.to_identifier("key")), "key"),
+        exp.alias_(exp.Dot(this=pair.copy(), expression=exp.to_identifier("value")), "value"),
+        *(exp.column(c, table="p") for c in TAG_CARRIED),
+    ).from_(unnested.subquery("p"))
+
+
+def live_tags(base: str = "tags_base", recent: str = "replays_recent") -> exp.Union:
+    """Index rows of replays the recent tier does not hold, plus its newest rows' tags."""
+    kept = (
+        exp.select(exp.Star())
+        .from_(exp.to_table(base).as_("b"))
+        .join(exp.to_table(recent).as_("r"), using=list(KEY), join_type="anti")
+    )
+    newest = newest_per_replay(exp.select(exp.Star()).from_(recent)).subquery("n")
+    return exp.union(kept, tag_rows(newest), distinct=False, by_name=True)
+
+
 def create_view(name: str, query: exp.Expression) -> exp.Create:
     return exp.Create(
         this=exp.to_table(name),
@@ -123,23 +157,33 @@ def snapshot_files(snapshot: Snapshot) -> dict[str, list[str]]:
 
 def register_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) -> None:
     """(Re)create the temp views `segments`, `clicks`, `links`, `archives`, `replays_base`,
-    `replays_recent` and `replays` (newest summary per replay) on one connection."""
+    `replays_recent`, `replays` (newest summary per replay), `tags_base` and `replay_tags`
+    (the tag index rows of `replays`) on one connection; a table missing from `files` has
+    none."""
     sources = {t: t for t in RAW_TABLES}
-    sources.update(replays_base="replays", replays_recent="replays_recent")
+    sources.update(replays_base="replays", replays_recent="replays_recent", tags_base="tags")
+    listed = {table: tuple(files.get(table, ())) for table in set(sources.values())}
     for view, table in sources.items():
-        con.execute(_view_sql(view, table, tuple(files[table])))
-    if files["replays_recent"]:
+        con.execute(_view_sql(view, table, listed[table]))
+    if listed["replays_recent"]:
         con.execute(_merged_view_sql())
+        con.execute(_live_tags_sql())
     else:
         # Right after compaction `replays` is the base itself: a UNION under the list's top-N
         # stops DuckDB's late materialization (every column of every row in the window would
         # be read), and scanning the files directly skips a view level (~1 ms a list query).
-        con.execute(_view_sql("replays", "replays", tuple(files["replays"])))
+        con.execute(_view_sql("replays", "replays", listed["replays"]))
+        con.execute(_view_sql("replay_tags", "tags", listed["tags"]))
 
 
 @lru_cache(maxsize=256)
 def _view_sql(view: str, table: str, files: tuple[str, ...]) -> str:
     return create_view(view, scan(list(files), table_schema(table))).sql(dialect=DIALECT)
+
+
+@lru_cache(maxsize=1)
+def _live_tags_sql() -> str:
+    return create_view("replay_tags", live_tags()).sql(dialect=DIALECT)
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from replaystore.storage import schema
 from replaystore.storage.summary import payload
+from replaystore.storage.views import tag_rows
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -29,6 +30,10 @@ class DuckExecutor:
         stored = self.con.sql(with_payload.sql(dialect="duckdb")).to_arrow_table()
         self.con.unregister("replays")
         self.con.register("replays", stored)
+        # The tag index as compaction derives it from the summary.
+        self.con.execute(
+            f"CREATE VIEW replay_tags AS {tag_rows(exp.to_table('replays')).sql('duckdb')}"
+        )
 
     def execute(self, expression: exp.Expression, params: dict | None = None) -> list[dict]:
         cursor = self.con.execute(expression.sql(dialect="duckdb"))

@@ -158,3 +158,47 @@ def test_deleting_a_never_seen_replay_writes_a_marker(store: Store) -> None:
     assert marker["timestamp"] == R.T0
     assert rows(store, "replays") == []
     assert store.delete_replay(4, r) is False
+
+
+def expected_tag_rows(store: Store) -> list[tuple]:
+    """The tag index rows of the live summary, derived here in Python."""
+    out = []
+    for r in rows(store, "replays"):
+        if r["is_archived"]:
+            continue
+        for pair in r["tags"]:
+            out.append(
+                (pair["key"], pair["value"], r["project_id"], r["replay_id"], r["started_at"],
+                 r["finished_at"], r["environment"], r["month"])
+            )  # fmt: skip
+    return sorted(out, key=repr)
+
+
+def tag_index(store: Store) -> list[tuple]:
+    names = ("key", "value", "project_id", "replay_id", "started_at", "finished_at")
+    names += ("environment", "month")
+    found = [tuple(r[n] for n in names) for r in rows(store, "replay_tags")]
+    return sorted(found, key=repr)
+
+
+def test_the_tag_index_follows_writes_compaction_and_deletes(store: Store) -> None:
+    def tagged(i: int, value: str) -> dict:
+        r = R.rid(300 + i)
+        start = R.T0 + timedelta(hours=i)
+        return R.segment(1, r, 0, timestamp=start, replay_start_timestamp=start,
+                         environment="prod", tags_key=["plan", "region", "plan"],
+                         tags_value=[value, "eu", "extra"])  # fmt: skip
+
+    store.write(R.batch([tagged(i, f"v{i % 2}") for i in range(4)]))
+    assert len(tag_index(store)) == 12 and tag_index(store) == expected_tag_rows(store)
+    store.compact(retention=timedelta(0))
+    assert len(store.snapshot().files["tags"]) == 1  # the index of the compacted month
+    assert tag_index(store) == expected_tag_rows(store) and len(tag_index(store)) == 12
+    # Index rows of a replay the recent tier supersedes give way to its new rows.
+    store.delete_replay(1, R.rid(300))
+    store.write(R.batch([R.segment(1, R.rid(301), 1, tags_key=["plan"], tags_value=["late"])]))
+    assert tag_index(store) == expected_tag_rows(store)
+    assert {r[3] for r in tag_index(store)} == {R.rid(301), R.rid(302), R.rid(303)}
+    assert ("plan", "late") in {r[:2] for r in tag_index(store)}
+    store.compact(retention=timedelta(0))
+    assert tag_index(store) == expected_tag_rows(store) and len(tag_index(store)) == 10

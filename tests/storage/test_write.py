@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -129,4 +130,12 @@ def test_a_store_of_an_older_layout_is_refused_clearly(tmp_path: Path) -> None:
     old_schema = pa.schema([f for f in schema.REPLAYS if f.name != "payload"])
     DeltaTable.create(str(root / "tables" / "replays"), old_schema, mode="overwrite")
     with pytest.raises(ReplayStoreError, match=r"older replaystore.*'payload'"):
+        Store.open(str(root))
+
+
+def test_a_store_without_the_tag_index_is_refused_clearly(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    Store.open(str(root))
+    shutil.rmtree(root / "tables" / "tags")
+    with pytest.raises(ReplayStoreError, match="older replaystore: it has no tag index"):
         Store.open(str(root))
