@@ -77,6 +77,14 @@ def _sorted(rows: pa.Table, table: str) -> pa.Table:
     return rows.sort_by([(c, "ascending") for c in SORT_ORDER[table]])
 
 
+def _spill_summaries(batch: WriteBatch, now: datetime, path: Path) -> None:
+    """Compute a chunk's summaries and spill them to `path` in small newest-first row groups:
+    each started_at slice of the base write then reads only its own groups."""
+    pq.write_table(
+        _summaries(batch, now), path, compression="zstd", row_group_size=SUMMARY_ROW_GROUP_ROWS
+    )
+
+
 def _summaries(batch: WriteBatch, now: datetime) -> pa.Table:
     con = duckdb.connect(config=dict(SCAN_CONFIG))
     try:
@@ -183,31 +191,28 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
     spill: list[Path] = []
     started = time.perf_counter()
     # Three stages overlap (DuckDB, delta-rs and Parquet reads release the GIL): the next
-    # chunk is read and this chunk's summaries computed on worker threads while the raw rows
-    # are appended here.
+    # chunk is read and this chunk's summaries computed and spilled on worker threads while
+    # the raw rows are appended here.
     with ThreadPoolExecutor(max_workers=2) as pool:
         upcoming = pool.submit(read_chunk, chunks[0])
+        spilling = None
         for index in range(len(chunks)):
             batch = upcoming.result()
             if index + 1 < len(chunks):
                 upcoming = pool.submit(read_chunk, chunks[index + 1])
-            summaries = pool.submit(_summaries, batch, now)
+            if spilling is not None:
+                spilling.result()
+            path = spill_dir / f"chunk-{index:05d}.parquet"
+            spilling = pool.submit(_spill_summaries, batch, now, path)
+            spill.append(path)
             with store.lock.hold():
                 for table, rows in batch.tables().items():
                     append(store.tables[table], _sorted(rows, table))
                     counts[table] += rows.num_rows
                 counts["blobs"] += store.blobs.put_all(batch.blobs)
-            path = spill_dir / f"chunk-{index:05d}.parquet"
-            # Small row groups of newest-first rows: each started_at slice of the base write
-            # then reads only its own groups (one big group made every slice decode it all).
-            pq.write_table(
-                summaries.result(),
-                path,
-                compression="zstd",
-                row_group_size=SUMMARY_ROW_GROUP_ROWS,
-            )
-            spill.append(path)
             _progress("loaded", index + 1, len(chunks), started, counts["segments"])
+        if spilling is not None:
+            spilling.result()
     sys.stderr.write("\n  writing the sorted replays base tier...\n")
     with store.lock.hold():
         _write_base(store, spill)
