@@ -8,7 +8,12 @@ from typing import Any
 import orjson
 
 from replaystore.query.common import iso
-from replaystore.storage.schema import FETCHED_COLUMNS
+from replaystore.storage.schema import (
+    CLICK_FIELDS,
+    FETCHED_COLUMNS,
+    PAYLOAD_COLUMNS,
+    TAG_FIELDS,
+)
 
 Row = Mapping[str, Any]
 ARCHIVED_USER = "Archived Replay"
@@ -172,8 +177,10 @@ def _archived(row: Row) -> dict[str, Any]:
 
 
 def unpacked(fetched: Row) -> dict[str, Any]:
-    """The summary row of a fetch of `FETCHED_COLUMNS`: the payload's columns beside the others."""
-    row: dict[str, Any] = orjson.loads(fetched["payload"])
+    """The summary row of a fetch of `FETCHED_COLUMNS`, its payload array unpacked."""
+    row: dict[str, Any] = dict(zip(PAYLOAD_COLUMNS, orjson.loads(fetched["payload"]), strict=True))
+    row["tags"] = [dict(zip(TAG_FIELDS, pair, strict=True)) for pair in row["tags"] or ()]
+    row["clicks"] = [dict(zip(CLICK_FIELDS, c, strict=True)) for c in row["clicks"] or ()]
     for name in FETCHED_COLUMNS:
         row[name] = fetched[name]
     del row["payload"]

@@ -323,13 +323,24 @@ def _column(field: pa.Field) -> exp.Expression:
 
 
 def payload() -> exp.Expression:
-    """The `payload` of a summary row: its `schema.PAYLOAD_COLUMNS` as one JSON object (text)."""
-    members = [
-        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=col(name))
+    """The `payload` of a summary row: its `schema.PAYLOAD_COLUMNS` values as one JSON array,
+    tags and clicks as arrays of their struct's values (schema.TAG_FIELDS, CLICK_FIELDS)."""
+
+    def as_arrays(name: str, fields: tuple[str, ...]) -> exp.Expression:
+        item = exp.to_identifier("i")
+        values = [
+            exp.Dot(this=exp.column(item.copy()), expression=exp.to_identifier(f, quoted=True))
+            for f in fields
+        ]
+        array = exp.JSONArray(expressions=values)
+        return _f("list_transform", col(name), exp.Lambda(this=array, expressions=[item]))
+
+    nested = {"tags": schema.TAG_FIELDS, "clicks": schema.CLICK_FIELDS}
+    values = [
+        as_arrays(name, nested[name]) if name in nested else col(name)
         for name in schema.PAYLOAD_COLUMNS
     ]
-    as_json = exp.func("to_json", exp.Struct(expressions=members), dialect=DIALECT)
-    return exp.cast(as_json, exp.DataType.build("VARCHAR"))
+    return exp.cast(exp.JSONArray(expressions=values), exp.DataType.build("VARCHAR"))
 
 
 def summary_query() -> exp.Select:

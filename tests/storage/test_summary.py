@@ -186,6 +186,8 @@ def test_payload_repeats_every_other_shaped_column(archived: bool) -> None:
     archives = [{"project_id": P, "replay_id": A, "timestamp": R.T0, "month": "2026-03"}]
     clicks = [R.click(P, A, "h1", text='naïve "quoted" ☃', **{"class": ["a", "b"]})]
     got = one(MULTI, clicks=clicks, archives=archives if archived else [])
-    payload = orjson.loads(got["payload"])
-    assert list(payload) == list(schema.PAYLOAD_COLUMNS)
-    assert payload == {name: got[name] for name in schema.PAYLOAD_COLUMNS}
+    values = dict(zip(schema.PAYLOAD_COLUMNS, orjson.loads(got["payload"]), strict=True))
+    values["tags"] = [dict(zip(schema.TAG_FIELDS, t, strict=True)) for t in values["tags"]]
+    values["clicks"] = [dict(zip(schema.CLICK_FIELDS, c, strict=True)) for c in values["clicks"]]
+    assert values == {name: got[name] for name in schema.PAYLOAD_COLUMNS}
+    assert archived or (values["tags"] and values["clicks"][0]["text"] == 'naïve "quoted" ☃')
