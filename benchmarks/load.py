@@ -37,6 +37,7 @@ from replaystore.storage.properties import SUMMARY_ROW_GROUP_ROWS
 from replaystore.storage.store import SCAN_CONFIG, Store
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append
+from replaystore.storage.views import DIALECT
 from replaystore.storage.write import SORT_ORDER
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -100,29 +101,25 @@ def _summaries(batch: WriteBatch, now: datetime) -> pa.Table:
         con.close()
 
 
-def _write_base_months(store: Store, spill: list[Path], months: list[str]) -> None:
-    """Base tier months from the spilled summaries, each sorted as compaction writes it."""
+def _write_base(store: Store, spill: list[Path]) -> None:
+    """The base tier, one append per month, each sorted by the compaction sort key."""
     con = duckdb.connect(config=dict(SCAN_CONFIG))
     try:
         files = exp.Array(expressions=[exp.Literal.string(str(p)) for p in spill])
         source = exp.select("*").from_(exp.Table(this=exp.ReadParquet(expressions=[files])))
+        months_query = exp.select("month").distinct().from_(source.subquery("s")).order_by("month")
+        months = [m for (m,) in con.execute(months_query.sql(dialect=DIALECT)).fetchall()]
         for month in months:
             month_rows = (
                 exp.select("*")
                 .from_(source.subquery("s"))
                 .where(exp.column("month").eq(exp.Literal.string(month)))
             )
-            tables = store.tables
-            write_sorted_month(tables["replays"], tables["tags"], con, month_rows, month)
+            write_sorted_month(
+                store.tables["replays"], store.tables["tags"], con, month_rows, month
+            )
     finally:
         con.close()
-
-
-DAY_US = 86_400_000_000
-
-
-def _month_of_us(us: int) -> str:
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m")
 
 
 def register_catalog(root: Path) -> str:
@@ -196,29 +193,15 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
     # Three stages overlap (DuckDB, delta-rs and Parquet reads release the GIL): the next
     # chunk is read and this chunk's summaries computed and spilled on worker threads while
     # the raw rows are appended here.
-    # Chunks are in start-time order, so once the chunks before one are spilled every month
-    # ending a day before its first start is complete: that month's base is written on its
-    # own thread while later chunks load. This loader is the store's only writer, so those
-    # commits to the summary and tag index run outside the writer lock the appends hold.
-    starts = datagen.start_times(size)
-    months = sorted({_month_of_us(int(us)) for us in starts})
-    with (
-        ThreadPoolExecutor(max_workers=2) as pool,
-        ThreadPoolExecutor(max_workers=1) as base_writer,
-    ):
+    with ThreadPoolExecutor(max_workers=2) as pool:
         upcoming = pool.submit(read_chunk, chunks[0])
         spilling = None
-        writing = []
         for index in range(len(chunks)):
             batch = upcoming.result()
             if index + 1 < len(chunks):
                 upcoming = pool.submit(read_chunk, chunks[index + 1])
             if spilling is not None:
                 spilling.result()
-                first = _month_of_us(int(starts[index * size.chunk]) - DAY_US)
-                done, months = [m for m in months if m < first], [m for m in months if m >= first]
-                if done:
-                    writing.append(base_writer.submit(_write_base_months, store, list(spill), done))
             path = spill_dir / f"chunk-{index:05d}.parquet"
             spilling = pool.submit(_spill_summaries, batch, now, path)
             spill.append(path)
@@ -230,11 +213,9 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
             _progress("loaded", index + 1, len(chunks), started, counts["segments"])
         if spilling is not None:
             spilling.result()
-        sys.stderr.write(f"\n  writing the sorted replays base tier of {', '.join(months)}...\n")
-        writing.append(base_writer.submit(_write_base_months, store, list(spill), months))
-        for job in writing:
-            job.result()
+    sys.stderr.write("\n  writing the sorted replays base tier...\n")
     with store.lock.hold():
+        _write_base(store, spill)
         store.publish()
     seconds = time.perf_counter() - started
     shutil.rmtree(spill_dir)
