@@ -112,7 +112,8 @@ def iso(value: datetime | None) -> str | None:
 def project_condition(project_ids: Sequence[int]) -> exp.Expression:
     if not project_ids:
         return exp.false()
-    return exp.column("project_id").isin(*(exp.convert(int(p)) for p in project_ids))
+    ids = [exp.Literal.number(int(p)) for p in project_ids]
+    return exp.In(this=exp.column("project_id"), expressions=ids)
 
 
 def conjunction(conditions: Sequence[exp.Expression | None]) -> exp.Expression:
