@@ -170,7 +170,9 @@ def generate(size: datagen.Size, folder: Path) -> list[Path]:
 
 
 def read_chunk(chunk: Path) -> WriteBatch:
-    tables = {t: pq.read_table(chunk / f"{t}.parquet") for t in ("segments", "clicks", "links")}
+    """A generated chunk, its raw rows already sorted as `Store.write` appends them."""
+    names = ("segments", "clicks", "links")
+    tables = {t: _sorted(pq.read_table(chunk / f"{t}.parquet"), t) for t in names}
     blobs = [Blob(**row) for row in pq.read_table(chunk / "blobs.parquet").to_pylist()]
     return WriteBatch(**tables, blobs=blobs)
 
@@ -207,7 +209,7 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
             spill.append(path)
             with store.lock.hold():
                 for table, rows in batch.tables().items():
-                    append(store.tables[table], _sorted(rows, table))
+                    append(store.tables[table], rows)
                     counts[table] += rows.num_rows
                 counts["blobs"] += store.blobs.put_all(batch.blobs)
             _progress("loaded", index + 1, len(chunks), started, counts["segments"])

@@ -38,6 +38,7 @@ def list_clicks(
             exp.column("project_id").eq(exp.convert(project_id)),
             exp.column("replay_id").eq(exp.convert(replay_id)),
             window.widened().condition("timestamp"),
+            window.widened().month_condition(),  # a click's month is its timestamp's
             compile_click_search(query) if query.strip() else None,
         ]
     )

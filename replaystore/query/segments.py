@@ -36,11 +36,6 @@ def _replay_rows(project_id: int, replay_id: str) -> exp.Expression:
     )
 
 
-def is_archived(engine: Executor, project_id: int, replay_id: str) -> bool:
-    select = exp.select("replay_id").from_("archives").where(_replay_rows(project_id, replay_id))
-    return bool(engine.execute(select.limit(1)))
-
-
 def _metadata(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "replayId": row["replay_id"],
@@ -51,11 +46,15 @@ def _metadata(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _segment_select(project_id: int, replay_id: str, window: Window) -> exp.Select:
+    """Segment rows of a replay that is not archived: one query, not an archive check first."""
+    archived = exp.select("replay_id").from_("archives").where(_replay_rows(project_id, replay_id))
     where = conjunction(
         [
             _replay_rows(project_id, replay_id),
             exp.column("segment_id").is_(exp.null()).not_(),
             window.widened().condition("timestamp"),
+            window.widened().month_condition(),  # a segment's month is its timestamp's
+            exp.Exists(this=archived).not_(),
         ]
     )
     columns = ["project_id", "replay_id", "segment_id", "timestamp", "received"]
@@ -66,8 +65,6 @@ def list_segments(
     engine: Executor, project_id: int, replay_id: str, *, window: Window, page: Page = FULL_PAGE
 ) -> Paged:
     """Metadata (`replayId`, `segmentId`, `projectId`, `dateAdded`) by segment id, paged."""
-    if is_archived(engine, project_id, replay_id):
-        return Paged([], False)
     select = _segment_select(project_id, replay_id, window).order_by("segment_id")
     result = paged(engine.execute(page.apply(select)), page)
     return Paged([_metadata(row) for row in result.items], result.has_more)
@@ -77,8 +74,6 @@ def get_segment(
     engine: Executor, project_id: int, replay_id: str, segment_id: int, *, window: Window
 ) -> dict[str, Any] | None:
     """One segment's metadata, or None if it is unknown or its replay was deleted."""
-    if is_archived(engine, project_id, replay_id):
-        return None
     where = exp.column("segment_id").eq(exp.convert(segment_id))
     rows = engine.execute(_segment_select(project_id, replay_id, window).where(where).limit(1))
     return _metadata(rows[0]) if rows else None

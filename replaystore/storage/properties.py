@@ -16,9 +16,11 @@ DEFAULT_RETENTION = timedelta(hours=1)
 
 # One WriterProperties for write_deltalake, merge, delete and optimize: leaving it out loses
 # the bloom filter and the row-group size on rewritten files (deltalake-notes §1.3, §4.1).
+# zstd level 1: raw rows are written on every ingest, and level 3 cost ~20% more encoding
+# time (medium, 500k segment rows: 1.99 -> 1.66 s) for slightly smaller files.
 WRITER_PROPERTIES = WriterProperties(
     compression="ZSTD",
-    compression_level=3,
+    compression_level=1,
     max_row_group_size=ROW_GROUP_ROWS,
     column_properties={
         "replay_id": ColumnProperties(

@@ -42,9 +42,11 @@ class DuckExecutor:
 
 
 def _complete(row: dict[str, Any], table_schema: pa.Schema) -> dict[str, Any]:
-    if table_schema is schema.REPLAYS and "month" not in row and row.get("started_at"):
-        # As the store writes it: the summary's partition is the month of started_at.
-        row = row | {"month": row["started_at"].astimezone(UTC).strftime("%Y-%m")}
+    # As the store writes it: the partition is the month of started_at for the summary and
+    # of the row's own timestamp for the other tables.
+    moment = row.get("started_at" if table_schema is schema.REPLAYS else "timestamp")
+    if "month" not in row and moment is not None:
+        row = row | {"month": moment.astimezone(UTC).strftime("%Y-%m")}
     full: dict[str, Any] = {}
     for f in table_schema:
         if f.name in row:
