@@ -181,9 +181,7 @@ def unpacked(fetched: Row) -> dict[str, Any]:
     row: dict[str, Any] = dict(zip(PAYLOAD_COLUMNS, orjson.loads(fetched["payload"]), strict=True))
     row["tags"] = [dict(zip(TAG_FIELDS, pair, strict=True)) for pair in row["tags"] or ()]
     row["clicks"] = [dict(zip(CLICK_FIELDS, c, strict=True)) for c in row["clicks"] or ()]
-    for name in FETCHED_COLUMNS:
-        row[name] = fetched[name]
-    del row["payload"]
+    row.update((name, fetched[name]) for name in FETCHED_COLUMNS if name != "payload")
     return row
 
 

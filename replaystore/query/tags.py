@@ -62,24 +62,18 @@ TAG_INDEX = "replay_tags"  # one row per replay, key and value (storage.tag_inde
 
 
 def _base(
-    project_ids: Sequence[int],
-    window: Window,
-    environments: Sequence[str] | None,
-    *,
-    archived_column: bool = True,
+    project_ids: Sequence[int], window: Window, environments: Sequence[str] | None
 ) -> exp.Expression:
+    """The request's projects, window and environments (columns of the summary and index)."""
     env = exp.column("environment").isin(*map(exp.convert, environments)) if environments else None
-    # The tag index has no archived replays (they have no tags), nor the column.
-    not_archived = exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_()
     return conjunction(
-        [
-            _projects(project_ids),
-            window.condition("started_at"),
-            window.month_condition(),
-            not_archived if archived_column else None,
-            env,
-        ]
+        [_projects(project_ids), window.condition("started_at"), window.month_condition(), env]
     )
+
+
+def _not_archived() -> exp.Expression:
+    """For summary rows; the tag index has no archived replays (they have no tags)."""
+    return exp.Coalesce(this=exp.column("is_archived"), expressions=[exp.false()]).not_()
 
 
 def tag_keys(
@@ -96,7 +90,7 @@ def tag_keys(
         exp.select("key", "project_id", "replay_id")
         .distinct()
         .from_(TAG_INDEX)
-        .where(_base(project_ids, window, environments, archived_column=False))
+        .where(_base(project_ids, window, environments))
     )
     key = exp.column("key")
     select = (
@@ -121,7 +115,7 @@ def parse_tag_key(key: str) -> str:
     return inner
 
 
-def _values_source(key: str, base: exp.Expression, index_base: exp.Expression) -> exp.Select:
+def _values_source(key: str, base: exp.Expression) -> exp.Select:
     """Rows of (started_at, finished_at, value) for one key, one row per replay and value,
     so counting rows counts distinct replays without hashing ids. Custom keys read the tag
     index instead of every replay's tag list (medium, 90 days: ~150-200 -> ~30 ms)."""
@@ -129,15 +123,16 @@ def _values_source(key: str, base: exp.Expression, index_base: exp.Expression) -
     if key in SCALAR_KEYS:
         column = exp.column(SCALAR_KEYS[key])
         # Summary columns hold null for "no value"; "" is skipped too (unlike Sentry's Q10).
-        where = exp.and_(base, column.is_(exp.null()).not_(), column.neq(exp.convert("")))
+        present = [column.is_(exp.null()).not_(), column.neq(exp.convert(""))]
+        where = exp.and_(base, _not_archived(), *present)
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)
     if key in LIST_KEYS:
         # `urls` keeps a page visited twice twice; a replay counts once per value.
         values = exp.func("list_distinct", exp.column(LIST_KEYS[key]))
         explode = exp.Explode(this=values).as_("value")
-        return exp.select(*keep, explode).from_("replays").where(base)
+        return exp.select(*keep, explode).from_("replays").where(exp.and_(base, _not_archived()))
     # A custom key: that key's rows of the tag index (one per replay and value).
-    where = exp.and_(index_base, exp.column("key").eq(exp.convert(key)), copy=False)
+    where = exp.and_(base, exp.column("key").eq(exp.convert(key)), copy=False)
     return exp.select(*keep, "value").from_(TAG_INDEX).where(where)
 
 
@@ -158,9 +153,7 @@ def tag_values(
     key = parse_tag_key(key)
     if key in EMPTY_KEYS:
         return Paged([], False)
-    index_base = _base(project_ids, window, environments, archived_column=False)
-    source = _values_source(key, _base(project_ids, window, environments), index_base)
-    source = source.subquery("v")
+    source = _values_source(key, _base(project_ids, window, environments)).subquery("v")
     value = exp.column("value")
     select = (
         exp.select(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
 from replaystore.storage import schema
@@ -25,7 +25,7 @@ from replaystore.storage.properties import (
 )
 from replaystore.storage.tables import COMMIT, retry_on_conflict
 from replaystore.storage.tag_index import index_rows
-from replaystore.storage.views import DIALECT, KEY, newest_per_replay
+from replaystore.storage.views import DIALECT, KEY, newest_recent, not_superseded
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
@@ -125,18 +125,10 @@ def _month_rows(month: str) -> exp.Select:
     """The folded content of one base month: base rows of replays the tier does not hold,
     plus the tier's newest rows (tier rows are always newer than base rows)."""
     in_month = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month))
-    kept_base = (
-        exp.select(exp.Star())
-        .from_(exp.to_table("replays_base").as_("b"))
-        .join(exp.to_table("replays_recent").as_("r"), using=list(KEY), join_type="anti")
-        .where(exp.EQ(this=exp.column("month", table="b"), expression=exp.Literal.string(month)))
+    kept_base = not_superseded("replays_base").where(
+        exp.EQ(this=exp.column("month", table="b"), expression=exp.Literal.string(month))
     )
-    newest = newest_per_replay(exp.select(exp.Star()).from_("replays_recent"))
-    recent = (
-        exp.select(exp.Star())
-        .from_(exp.Subquery(this=newest, alias=exp.TableAlias(this=exp.to_identifier("n"))))
-        .where(in_month)
-    )
+    recent = exp.select(exp.Star()).from_(newest_recent().subquery("n")).where(in_month)
     both = exp.union(kept_base, recent, distinct=False, by_name=True)
     return exp.select(exp.Star()).from_(
         exp.Subquery(this=both, alias=exp.TableAlias(this=exp.to_identifier("f")))
@@ -186,16 +178,6 @@ def write_sorted_month(
 
     tables = ((base, SUMMARY_WRITER_PROPERTIES), (index, WRITER_PROPERTIES))
 
-    def write(table: DeltaTable, data: pa.Table, props: WriterProperties, first: bool) -> None:
-        write_deltalake(
-            table,
-            data,
-            mode="overwrite" if first else "append",
-            predicate=predicate if first else None,
-            writer_properties=props,
-            commit_properties=COMMIT,
-        )
-
     def run() -> None:
         first = True
         slices = sorted_slices(con, rows)
@@ -204,8 +186,15 @@ def write_sorted_month(
             upcoming = pool.submit(next, slices, None)
             while (table := upcoming.result()) is not None:
                 upcoming = pool.submit(next, slices, None)
-                write(base, table, SUMMARY_WRITER_PROPERTIES, first)
-                write(index, index_rows(table), WRITER_PROPERTIES, first)
+                for (dt, props), data in zip(tables, (table, index_rows(table)), strict=True):
+                    write_deltalake(
+                        dt,
+                        data,
+                        mode="overwrite" if first else "append",
+                        predicate=predicate if first else None,
+                        writer_properties=props,
+                        commit_properties=COMMIT,
+                    )
                 first = False
         if first:
             for dt, props in tables:

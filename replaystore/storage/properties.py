@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
 
+from replaystore.storage.layout import SUMMARY_TABLES
+
 ROW_GROUP_ROWS = 122_880
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 PARTITION_BY = ["month"]
@@ -49,7 +51,6 @@ SUMMARY_WRITER_PROPERTIES = WriterProperties(
         "payload": ColumnProperties(dictionary_enabled=False),
     },
 )
-SUMMARY_TABLES = ("replays", "replays_recent")
 
 
 def writer_properties(table: str) -> WriterProperties:

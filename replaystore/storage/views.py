@@ -92,19 +92,25 @@ def newest_per_replay(source: exp.Expression) -> exp.Select:
     )
 
 
-def merged_replays(base: str = "replays_base", recent: str = "replays_recent") -> exp.Union:
-    """Base rows not superseded by the recent tier, plus the recent tier's newest rows."""
-    recent_newest = newest_per_replay(exp.select(exp.Star()).from_(recent))
-    kept_base = (
+def not_superseded(base: str, recent: str = "replays_recent") -> exp.Select:
+    """Rows of `base` (aliased `b`) whose replay the recent tier does not hold."""
+    return (
         exp.select(exp.Star())
         .from_(exp.to_table(base).as_("b"))
-        .join(
-            exp.to_table(recent).as_("r"),
-            using=list(KEY),
-            join_type="anti",
-        )
+        .join(exp.to_table(recent).as_("r"), using=list(KEY), join_type="anti")
     )
-    return exp.union(kept_base, recent_newest, distinct=False, by_name=True)
+
+
+def newest_recent(recent: str = "replays_recent") -> exp.Select:
+    """The recent tier's newest summary row per replay."""
+    return newest_per_replay(exp.select(exp.Star()).from_(recent))
+
+
+def merged_replays(base: str = "replays_base", recent: str = "replays_recent") -> exp.Union:
+    """Base rows not superseded by the recent tier, plus the recent tier's newest rows."""
+    return exp.union(
+        not_superseded(base, recent), newest_recent(recent), distinct=False, by_name=True
+    )
 
 
 TAG_CARRIED = ("project_id", "replay_id", "started_at", "finished_at", "environment", "month")
@@ -132,13 +138,8 @@ def tag_rows(source: exp.Expression) -> exp.Select:
 
 def live_tags(base: str = "tags_base", recent: str = "replays_recent") -> exp.Union:
     """Index rows of replays the recent tier does not hold, plus its newest rows' tags."""
-    kept = (
-        exp.select(exp.Star())
-        .from_(exp.to_table(base).as_("b"))
-        .join(exp.to_table(recent).as_("r"), using=list(KEY), join_type="anti")
-    )
-    newest = newest_per_replay(exp.select(exp.Star()).from_(recent)).subquery("n")
-    return exp.union(kept, tag_rows(newest), distinct=False, by_name=True)
+    newest = tag_rows(newest_recent(recent).subquery("n"))
+    return exp.union(not_superseded(base, recent), newest, distinct=False, by_name=True)
 
 
 def create_view(name: str, query: exp.Expression) -> exp.Create:
