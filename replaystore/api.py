@@ -18,6 +18,7 @@ import orjson
 from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
+from replaystore.ingest.limits import GLOBAL_BUDGET
 from replaystore.query import clicks, replays, segments, tags
 from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
 from replaystore.query.params import (
@@ -44,7 +45,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     url: str = ""  # scheme://host + path, for Link headers
-    remote_addr: str | None = None
+    remote_addr: str | None = None  # the client: waitress applies trusted proxy headers
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -237,7 +238,7 @@ class Api:
             raise NotFound(SEGMENT_NOT_FOUND)
         if "download" not in req.query:
             return json_response({"data": found})
-        data = segments.segment_json(self.store, project.id, replay_id, segment_id)
+        data = segments.segment_chunks(self.store, project.id, replay_id, segment_id)
         filename = f"replay-{replay_id}-segment-{segment_id}.json"
         disposition = ("Content-Disposition", f'attachment; filename="{filename}"')
         return Response(200, data, [disposition], content_type="application/octet-stream")
@@ -299,8 +300,8 @@ class Api:
 
     # -- envelope ingest -----------------------------------------------------------------
 
-    def _dsn_key(self, req: Request, envelope: dict) -> str:
-        """The DSN public key: query string or auth header, else the envelope's `dsn` (tunnel)."""
+    def _request_key(self, req: Request) -> str | None:
+        """The DSN public key the request itself carries (query string or auth header)."""
         sources = [req.arg("sentry_key")]
         for header in ("x-sentry-auth", "authorization"):
             value = req.headers.get(header, "")
@@ -310,39 +311,45 @@ class Api:
         given = [s for s in sources if s is not None]
         if len(given) > 1:
             raise ApiError("multiple authorization payloads requested", 401)
-        key = given[0] if given else dsn_public_key(envelope.get("dsn"))
+        return given[0] if given else None
+
+    def _project_for_key(self, key: str | None, project_id: int) -> Project:
         if not key:
             raise ApiError("missing authorization information", 401)
         if not key.isascii():
             raise ApiError("invalid api key", 401)
-        return key
-
-    def envelope(self, req: Request) -> Response:
-        project_id = int(req.params["project_id"])
-        encoding = req.headers.get("content-encoding")
-        headers = envelope_headers(req.body, encoding)
-        project = self.catalog.project_for_dsn_key(self._dsn_key(req, headers))
+        project = self.catalog.project_for_dsn_key(key)
         if project is None:
             raise ApiError("invalid api key", 401)
         if project.id != project_id:
             raise ApiError("project id mismatch: the DSN key is not of this project", 403)
-        self.ingest.submit(
-            EnvelopeInput(
-                body=req.body,
-                project_id=project_id,
-                client_ip=_client_ip(req),
-                user_agent=req.headers.get("user-agent"),
-                content_encoding=encoding,
-                received=datetime.now(UTC),
-                name="envelope",
+        return project
+
+    def envelope(self, req: Request) -> Response:
+        """Ingest one envelope. The key is checked before the body is decompressed: from the
+        request when it has one, else (a tunnel) from the `dsn` of the header line alone."""
+        project_id = int(req.params["project_id"])
+        encoding = req.headers.get("content-encoding")
+        key = self._request_key(req)
+        headers = None
+        if key is None:
+            headers = envelope_headers(req.body, encoding)
+            key = dsn_public_key(headers.get("dsn"))
+        self._project_for_key(key, project_id)
+        with GLOBAL_BUDGET.hold(len(req.body)):
+            self.ingest.submit(
+                EnvelopeInput(
+                    body=req.body,
+                    project_id=project_id,
+                    client_ip=req.remote_addr,
+                    user_agent=req.headers.get("user-agent"),
+                    content_encoding=encoding,
+                    received=datetime.now(UTC),
+                    name="envelope",
+                    live=True,
+                )
             )
-        )
-        event_id = headers.get("event_id")
+        event_id = (headers or envelope_headers(req.body, encoding)).get("event_id")
         return json_response(
             {"id": replay_id_or_none(event_id) if isinstance(event_id, str) else None}
         )
-
-
-def _client_ip(req: Request) -> str | None:
-    forwarded = req.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    return forwarded or req.remote_addr

@@ -20,10 +20,18 @@ class ReplayStoreError(Exception):
 class IngestError(ReplayStoreError):
     """A batch could not be ingested; names the item and field. Nothing was written."""
 
-    def __init__(self, detail: str, *, item: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        item: str | None = None,
+        field: str | None = None,
+        status: int = 400,
+    ) -> None:
         super().__init__(detail)
         self.item = item
         self.field = field
+        self.status = status  # 413 for an envelope past a size limit
 
 
 class SearchError(ReplayStoreError):

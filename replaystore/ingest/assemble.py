@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
 from replaystore.errors import IngestError
+from replaystore.ingest import clock
 from replaystore.ingest.clicks import extract_clicks
 from replaystore.ingest.recording import Recording
 from replaystore.storage import schema
@@ -19,7 +21,9 @@ SegmentKey = tuple[int, str, int]
 def located(error: IngestError, where: str) -> IngestError:
     """The same error, prefixed with where it happened (envelope and item, or line)."""
     item = f"{where} {error.item}" if error.item else where
-    return IngestError(f"{item}: {error.detail}", item=item, field=error.field)
+    return IngestError(
+        f"{item}: {error.detail}", item=item, field=error.field, status=error.status
+    )
 
 
 @dataclass
@@ -36,11 +40,21 @@ class Collector:
         self.segments.pop(key, None)  # keep the last, in its arrival position
         self.segments[key] = row
 
-    def add_recording(self, project_id: int, replay_id: str, recording: Recording) -> None:
+    def add_recording(
+        self,
+        project_id: int,
+        replay_id: str,
+        recording: Recording,
+        received: datetime | None = None,
+    ) -> None:
+        """Add the segment's blob and clicks; with `received`, clicks outside the clock
+        bounds around it are dropped."""
         key = (project_id, replay_id, recording.segment_id)
         self.blobs.pop(key, None)
         self.blobs[key] = Blob(project_id, replay_id, recording.segment_id, recording.body)
         for row in extract_clicks(recording.events, replay_id):
+            if received is not None and not clock.in_bounds(row["timestamp"], received):
+                continue
             self.clicks.append({**row, "project_id": project_id, "segment_id": key[2]})
 
     def add_link(self, row: dict[str, Any]) -> None:

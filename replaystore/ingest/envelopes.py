@@ -15,7 +15,8 @@ from replaystore.errors import IngestError
 from replaystore.ingest import values as v
 from replaystore.ingest.assemble import Collector, located
 from replaystore.ingest.framing import Envelope, Item, parse_envelope, parse_json_object
-from replaystore.ingest.inflate import MAX_DECOMPRESSED, decode_content
+from replaystore.ingest.inflate import MAX_DECOMPRESSED, decode_content, first_line
+from replaystore.ingest.limits import MAX_HEADER_LINE
 from replaystore.ingest.links import link_row
 from replaystore.ingest.origin import Origin
 from replaystore.ingest.recording import parse_recording_payload
@@ -36,6 +37,7 @@ class EnvelopeInput:
     content_encoding: str | None = None
     received: datetime | None = None  # None: when build_batch runs
     name: str = "envelope"  # names the envelope in error messages
+    live: bool = False  # POSTed to the public endpoint: Relay's clock bounds apply
 
 
 def dsn_project_id(dsn: Any) -> int | None:
@@ -62,10 +64,11 @@ def dsn_public_key(dsn: Any) -> str | None:
 
 
 def envelope_headers(body: bytes, content_encoding: str | None = None) -> dict[str, Any]:
-    """The envelope header object, or {} when the body has no readable one."""
+    """The envelope header object, or {} when the body has no readable one; only its first
+    line is decompressed, and a line longer than `MAX_HEADER_LINE` is not read."""
     try:
-        header = decode_content(body, content_encoding, MAX_DECOMPRESSED).split(b"\n", 1)[0]
-        value = orjson.loads(header)
+        header = first_line(body, content_encoding, MAX_HEADER_LINE)
+        value = orjson.loads(header) if header is not None else None
     except (IngestError, orjson.JSONDecodeError):
         return {}
     return value if isinstance(value, dict) else {}
@@ -146,7 +149,9 @@ def _collect_replay(envelope: Envelope, origin: Origin, collector: Collector, li
             replay_id = v.uuid_hex(header_id, "event_id")
     except IngestError as error:
         raise _in_item(recording_item, error) from None
-    collector.add_recording(origin.project_id, replay_id, recording)
+    collector.add_recording(
+        origin.project_id, replay_id, recording, origin.received if origin.live else None
+    )
 
 
 def _collect_links(envelope: Envelope, origin: Origin, collector: Collector) -> None:
@@ -172,6 +177,7 @@ def collect_envelope_items(
         received=v.aware_utc(envelope.received) if envelope.received else now,
         client_ip=envelope.client_ip,
         user_agent=envelope.user_agent,
+        live=envelope.live,
     )
     _collect_replay(parsed, origin, collector, limit)
     _collect_links(parsed, origin, collector)

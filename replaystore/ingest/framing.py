@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from replaystore.errors import IngestError
+from replaystore.ingest import limits
 from replaystore.ingest.values import describe, fail
 
 
@@ -42,9 +43,9 @@ def _line(body: bytes, start: int) -> tuple[bytes, int]:
     return body[start:end], end + 1
 
 
-def _json_object(raw: bytes) -> dict[str, Any] | None:
+def _json_object(raw: bytes, what: str) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(raw)
+        value = limits.loads(raw, what)
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
@@ -53,7 +54,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """Parse a JSON object payload or raise IngestError saying which `what` was bad."""
     try:
-        value = orjson.loads(raw)
+        value = limits.loads(raw, what)
     except orjson.JSONDecodeError as error:
         raise fail(what, f"invalid JSON ({error})") from None
     if not isinstance(value, dict):
@@ -62,7 +63,7 @@ def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:
 
 
 def _item_header(raw: bytes, index: int) -> tuple[str, int | None, dict[str, Any]]:
-    headers = _json_object(raw)
+    headers = _json_object(raw, "item header")
     if headers is None:
         raise _item_error(index, f"item header is not a JSON object: {describe(raw[:60])}")
     kind = headers.get("type")
@@ -83,7 +84,14 @@ def parse_envelope(body: bytes) -> Envelope:
     if not body.strip():
         raise IngestError("empty envelope", item="header")
     raw, pos = _line(body, 0)
-    headers = _json_object(raw)
+    if len(raw) > limits.MAX_HEADER_LINE:
+        raise limits.refuse(
+            "header_line",
+            "header",
+            f"the envelope header line is longer than {limits.MAX_HEADER_LINE} bytes",
+            413,
+        )
+    headers = _json_object(raw, "header")
     if headers is None:
         raise IngestError(
             f"envelope header is not a JSON object: {describe(raw[:60])}", item="header"

@@ -1,32 +1,62 @@
-"""Bounded decompression: zlib, gzip and raw deflate streams with a maximum output size."""
+"""Bounded, streaming decompression: zlib, gzip and raw deflate with a maximum output size.
+
+Output is produced in `CHUNK`-sized pieces (`decompressobj(max_length=...)`), each charged to
+the ingest budget and offered to an optional `watch` (the JSON value counter) before the next
+is made: a bomb is refused after about `limit` bytes, never after inflating it whole.
+"""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterator
 
+from replaystore.errors import IngestError
+from replaystore.ingest import limits
 from replaystore.ingest.values import fail
 
-# A decompressed body or recording larger than this is refused (a zip bomb guard).
-MAX_DECOMPRESSED = 100 * 1024 * 1024
+# A decompressed body or recording larger than this is refused (a zip bomb guard). The
+# browser SDK stops a replay whose event buffer passes 20 MB, so no real segment is larger.
+MAX_DECOMPRESSED = 20 * 1024 * 1024
+CHUNK = 256 * 1024
 
 ZLIB = zlib.MAX_WBITS
 GZIP = 16 + zlib.MAX_WBITS
 RAW_DEFLATE = -zlib.MAX_WBITS
 
+Watch = Callable[[bytes], None]
 
-def inflate(data: bytes, wbits: int, limit: int, *, field: str = "body") -> bytes:
-    """Decompress one complete stream (gzip: every member) into at most `limit` bytes."""
-    out = bytearray()
+
+def _too_large(field: str, limit: int) -> Exception:
+    return limits.refuse(
+        "decompressed_size", field, f"decompressed size exceeds the limit of {limit} bytes", 413
+    )
+
+
+def inflate_chunks(
+    data: bytes, wbits: int, limit: int, *, field: str = "body", watch: Watch | None = None
+) -> Iterator[bytes]:
+    """Decompress one complete stream (gzip: every member), at most `limit` bytes in all."""
+    produced = 0
     rest = data
     while True:
         engine = zlib.decompressobj(wbits)
-        try:
-            chunk = engine.decompress(rest, limit + 1 - len(out))
-        except zlib.error as error:
-            raise fail(field, f"corrupt compressed data ({error})") from None
-        out += chunk
-        if len(out) > limit or engine.unconsumed_tail:
-            raise fail(field, f"decompressed size exceeds the limit of {limit} bytes")
+        pending = rest
+        while True:
+            try:
+                chunk = engine.decompress(pending, min(CHUNK, limit + 1 - produced))
+            except zlib.error as error:
+                raise fail(field, f"corrupt compressed data ({error})") from None
+            produced += len(chunk)
+            if produced > limit:
+                raise _too_large(field, limit)
+            if chunk:
+                limits.charge(len(chunk))
+                if watch is not None:
+                    watch(chunk)
+                yield chunk
+            pending = engine.unconsumed_tail
+            if engine.eof or (not pending and not chunk):
+                break
         if not engine.eof:
             raise fail(field, "truncated compressed data")
         rest = engine.unused_data
@@ -35,7 +65,13 @@ def inflate(data: bytes, wbits: int, limit: int, *, field: str = "body") -> byte
             break
     if rest:
         raise fail(field, "trailing bytes after the compressed data")
-    return bytes(out)
+
+
+def inflate(
+    data: bytes, wbits: int, limit: int, *, field: str = "body", watch: Watch | None = None
+) -> bytes:
+    """`inflate_chunks` joined into one bytes object."""
+    return b"".join(inflate_chunks(data, wbits, limit, field=field, watch=watch))
 
 
 def is_zlib(data: bytes) -> bool:
@@ -47,20 +83,47 @@ def is_gzip(data: bytes) -> bool:
     return data[:2] == b"\x1f\x8b"
 
 
+def _codings(content_encoding: str | None) -> list[str]:
+    # Encodings are listed in the order they were applied, so undo them last first.
+    found = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    codings = [c for c in reversed(found) if c not in ("", "identity")]
+    for coding in codings:
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise fail("content-encoding", f"unsupported encoding {coding!r}")
+    return codings
+
+
+def _wbits(coding: str, body: bytes) -> int:
+    if coding in ("gzip", "x-gzip"):
+        return GZIP
+    # HTTP "deflate" means a zlib stream, but some clients send raw deflate.
+    return ZLIB if is_zlib(body) else RAW_DEFLATE
+
+
 def decode_content(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     """Undo an HTTP Content-Encoding (identity, gzip, x-gzip, deflate), bounded by `limit`."""
-    if not content_encoding:
-        return body
-    # Encodings are listed in the order they were applied, so undo them last first.
-    for coding in reversed([c.strip().lower() for c in content_encoding.split(",")]):
-        if coding in ("", "identity"):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            body = inflate(body, GZIP, limit, field="content-encoding")
-        elif coding == "deflate":
-            # HTTP "deflate" means a zlib stream, but some clients send raw deflate.
-            wbits = ZLIB if is_zlib(body) else RAW_DEFLATE
-            body = inflate(body, wbits, limit, field="content-encoding")
-        else:
-            raise fail("content-encoding", f"unsupported encoding {coding!r}")
+    for coding in _codings(content_encoding):
+        body = inflate(body, _wbits(coding, body), limit, field="content-encoding")
     return body
+
+
+def first_line(body: bytes, content_encoding: str | None, cap: int) -> bytes | None:
+    """The first line of the decoded body, decompressing no more than needed to find it;
+    None when it is longer than `cap` bytes (or the body is not decodable)."""
+    codings = _codings(content_encoding)
+    if len(codings) > 1:
+        return None  # no SDK stacks encodings; reading one would mean inflating the other
+    if not codings:
+        line = body[: cap + 1].split(b"\n", 1)[0]
+        return line if len(line) <= cap else None
+    seen = b""
+    try:
+        for chunk in inflate_chunks(body, _wbits(codings[0], body), cap + CHUNK, field="body"):
+            seen += chunk
+            if b"\n" in seen or len(seen) > cap:
+                break
+    except IngestError:  # a corrupt stream still has a first line if it decoded that far
+        if b"\n" not in seen:
+            return None
+    line = seen.split(b"\n", 1)[0]
+    return line if len(line) <= cap else None

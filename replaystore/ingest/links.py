@@ -68,7 +68,9 @@ def link_row(
     raw_id = event.get("event_id") or envelope_headers.get("event_id")
     if replay_id is None or raw_id is None:
         return None
-    moment = v.optional_timestamp(event.get("timestamp"), "timestamp") or origin.received
+    moment = origin.clamped(
+        v.optional_timestamp(event.get("timestamp"), "timestamp") or origin.received
+    )
     return {
         "project_id": origin.project_id,
         "replay_id": replay_id,

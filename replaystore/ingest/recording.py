@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from replaystore.ingest import limits
 from replaystore.ingest import values as v
 from replaystore.ingest.inflate import GZIP, ZLIB, inflate, is_gzip, is_zlib
 from replaystore.ingest.replay_event import segment_id as read_segment_id
@@ -19,29 +20,48 @@ class Recording:
     events: list[Any]  # the decoded rrweb event list
 
 
-def decode_body(body: bytes, limit: int) -> bytes:
-    """The rrweb JSON text of a recording body (zlib, gzip, or plain JSON starting with `[`)."""
+def decode_body(body: bytes, limit: int, counter: limits.ValueCounter | None = None) -> bytes:
+    """The rrweb JSON text of a recording body (zlib, gzip, or plain JSON starting with `[`),
+    its JSON values counted by `counter` while it is inflated."""
+    watch = counter.add if counter is not None else None
     if is_zlib(body):
-        return inflate(body, ZLIB, limit, field="recording")
+        return inflate(body, ZLIB, limit, field="recording", watch=watch)
     if is_gzip(body):
-        return inflate(body, GZIP, limit, field="recording")
+        return inflate(body, GZIP, limit, field="recording", watch=watch)
     if body.lstrip()[:1] == b"[":
         if len(body) > limit:
-            raise v.fail("recording", f"size exceeds the limit of {limit} bytes")
+            raise limits.refuse(
+                "decompressed_size", "recording", f"size exceeds the limit of {limit} bytes", 413
+            )
+        if watch is not None:
+            watch(body)
         return body
     raise v.fail("recording", f"body is neither zlib, gzip nor a JSON array (starts {body[:8]!r})")
 
 
-def parse_rrweb(text: bytes) -> list[Any]:
+def parse_rrweb(text: bytes, counted: int | None = None) -> list[Any]:
     try:
-        events = orjson.loads(text)
+        events = limits.loads(text, "recording", counted=counted)
     except orjson.JSONDecodeError as error:
         raise v.fail("recording", f"invalid rrweb JSON ({error})") from None
     if not isinstance(events, list):
         raise v.fail(
             "recording", f"expected a JSON array of rrweb events, got {v.describe(events)[:40]}"
         )
+    if len(events) > limits.MAX_RRWEB_EVENTS:
+        raise limits.refuse(
+            "rrweb_events",
+            "recording",
+            f"{len(events)} rrweb events: the limit is {limits.MAX_RRWEB_EVENTS} per segment",
+            413,
+        )
     return events
+
+
+def decode_rrweb(body: bytes, limit: int) -> list[Any]:
+    """The rrweb events of a recording body, every limit checked while it is decoded."""
+    counter = limits.ValueCounter("recording")
+    return parse_rrweb(decode_body(body, limit, counter), counter.count)
 
 
 def parse_recording_payload(payload: bytes, limit: int) -> Recording:
@@ -50,7 +70,7 @@ def parse_recording_payload(payload: bytes, limit: int) -> Recording:
     if newline < 0:
         raise v.fail("segment_id", "no newline after the recording header line")
     try:
-        header = orjson.loads(payload[:newline])
+        header = limits.loads(payload[:newline], "recording header")
     except orjson.JSONDecodeError:
         header = None
     if not isinstance(header, dict):
@@ -62,7 +82,7 @@ def parse_recording_payload(payload: bytes, limit: int) -> Recording:
         raise v.fail("segment_id", "required in the recording header line")
     number = read_segment_id(header["segment_id"])
     body = payload[newline + 1 :]
-    return Recording(segment_id=number, body=body, events=parse_rrweb(decode_body(body, limit)))
+    return Recording(segment_id=number, body=body, events=decode_rrweb(body, limit))
 
 
 def recording_from_events(segment: int, events: list[Any]) -> Recording:

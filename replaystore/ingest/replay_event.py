@@ -192,7 +192,10 @@ def normalise_replay_event(event: Mapping[str, Any], origin: Origin) -> dict[str
         raise v.fail("segment_id", "required")
     replay_id = v.uuid_hex(event["replay_id"], "replay_id")
     v.optional_uuid_hex(event.get("event_id"), "event_id")
-    moment = v.optional_timestamp(event.get("timestamp"), "timestamp") or origin.received
+    moment = origin.clamped(
+        v.optional_timestamp(event.get("timestamp"), "timestamp") or origin.received
+    )
+    start = v.optional_timestamp(event.get("replay_start_timestamp"), "replay_start_timestamp")
     platform = _platform(event.get("platform"))
     contexts = v.obj(event.get("contexts"), "contexts")
     replay_ctx = _context(contexts, "replay") or {}
@@ -203,9 +206,7 @@ def normalise_replay_event(event: Mapping[str, Any], origin: Origin) -> dict[str
         "replay_id": replay_id,
         "segment_id": segment_id(event["segment_id"]),
         "timestamp": moment,
-        "replay_start_timestamp": v.optional_timestamp(
-            event.get("replay_start_timestamp"), "replay_start_timestamp"
-        ),
+        "replay_start_timestamp": None if start is None else origin.clamped(start),
         "received": origin.received,
         "replay_type": v.text(event.get("replay_type"), "replay_type", MAX_SHORT),
         "platform": platform,

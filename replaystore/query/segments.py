@@ -79,12 +79,51 @@ def get_segment(
     return _metadata(rows[0]) if rows else None
 
 
-def decompress(body: bytes) -> bytes:
-    """The rrweb JSON of a stored body: zlib or gzip streams inflated, plain JSON as is."""
+DOWNLOAD_CHUNK = 256 * 1024  # bytes of rrweb JSON produced at a time by a download
+
+
+def decompressed_chunks(body: bytes) -> Iterator[bytes]:
+    """The rrweb JSON of a stored body, at most `DOWNLOAD_CHUNK` bytes at a time: zlib or gzip
+    streams inflated as they are sent, plain JSON as is; memory does not grow with the size a
+    body inflates to. Raises zlib.error on a corrupt body (possibly after some chunks)."""
     if body.lstrip()[:1] == b"[":
-        return body
+        yield body
+        return
     inflater = zlib.decompressobj(_AUTO_WBITS)
-    return inflater.decompress(body) + inflater.flush()
+    pending = body
+    while pending and not inflater.eof:
+        chunk = inflater.decompress(pending, DOWNLOAD_CHUNK)
+        pending = inflater.unconsumed_tail
+        if chunk:
+            yield chunk
+        elif not pending:
+            break
+
+
+def decompress(body: bytes) -> bytes:
+    """The rrweb JSON of a stored body, whole (see `decompressed_chunks`)."""
+    return b"".join(decompressed_chunks(body))
+
+
+def segment_chunks(
+    blobs: BlobReader, project_id: int, replay_id: str, segment_id: int
+) -> Iterator[bytes]:
+    """One segment's rrweb JSON in chunks; `[]` for a missing blob or one unreadable from the
+    start (c.6). A body found corrupt after its first chunk ends where it broke: the status
+    line is sent by then."""
+    body = blobs.read_blob(project_id, replay_id, segment_id)
+    if body is None:
+        yield b"[]"
+        return
+    sent = False
+    try:
+        for chunk in decompressed_chunks(body):
+            sent = True
+            yield chunk
+    except zlib.error:
+        log.warning("unreadable recording %s/%s/%s", project_id, replay_id, segment_id)
+    if not sent:
+        yield b"[]"
 
 
 def segment_json(blobs: BlobReader, project_id: int, replay_id: str, segment_id: int) -> bytes:
@@ -102,10 +141,10 @@ def segment_json(blobs: BlobReader, project_id: int, replay_id: str, segment_id:
 def stream_segments(
     blobs: BlobReader, project_id: int, replay_id: str, segment_ids: list[int]
 ) -> Iterator[bytes]:
-    """One JSON array holding each segment's rrweb array, produced one segment at a time."""
+    """One JSON array holding each segment's rrweb array, produced chunk by chunk."""
     yield b"["
     for index, segment_id in enumerate(segment_ids):
         if index:
             yield b","
-        yield segment_json(blobs, project_id, replay_id, segment_id)
+        yield from segment_chunks(blobs, project_id, replay_id, segment_id)
     yield b"]"

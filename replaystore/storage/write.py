@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
+from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import writer_properties
 from replaystore.storage.summary import compute_summaries
@@ -50,15 +51,19 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
     with store.lock.hold():
         store.recover()
         incoming = batch.tables()
-        months = _months_near(incoming)
         keys = _batch_keys(incoming, batch)
+        # Every month already holding a touched replay comes from its stored summary, never
+        # from the timestamps a client sent (issue 18); rows far from it are not stored.
+        extents = stored_extents(store, keys)
+        incoming, batch_blobs = drop_far_rows(incoming, batch.blobs, extents)
+        months = _months_near(incoming) | months_of(extents)
         files = {t: store.latest_files(t, months) for t in ("segments", "clicks", "links")}
         files["archives"] = store.latest_files("archives")
         files["replays"] = files["replays_recent"] = []
         con = store.scan_connection(files)
         new_rows, replaced = _new_rows(con, incoming, keys)
         archived = _archived_keys(con, keys)
-        blobs = [b for b in batch.blobs if (b.project_id, b.replay_id) not in archived]
+        blobs = [b for b in batch_blobs if (b.project_id, b.replay_id) not in archived]
         blobs_written = store.blobs.put_all(blobs)
         for table in RAW_TABLES[:3]:
             append(store.tables[table], new_rows[table])
