@@ -44,7 +44,7 @@ class Request:
     query: Mapping[str, Sequence[str]] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
-    url: str = ""  # scheme://host + path, for Link headers
+    url: str = ""  # the configured public URL (or nothing: relative) + path, for Link headers
     remote_addr: str | None = None  # the client: waitress applies trusted proxy headers
 
     def arg(self, name: str) -> str | None:

@@ -26,6 +26,35 @@ def _server_args(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--threads", type=int, default=8, help="worker threads")
 
 
+def _limit_args(parser: argparse.ArgumentParser) -> None:
+    """`serve`'s connection limits and proxy settings (docs/security.md)."""
+    from replaystore.server_limits import ServerLimits
+
+    default = ServerLimits()
+    parser.add_argument(
+        "--max-body", type=int, default=default.max_body,
+        help="largest request body in bytes; larger ones get 413 before being read",
+    )  # fmt: skip
+    parser.add_argument(
+        "--channel-timeout", type=int, default=default.channel_timeout,
+        help="seconds a silent connection stays open",
+    )  # fmt: skip
+    parser.add_argument(
+        "--connection-limit", type=int, default=default.connection_limit,
+        help="connections open at once",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trusted-proxy", help="address of the reverse proxy whose X-Forwarded-For is believed"
+    )
+    parser.add_argument(
+        "--trusted-proxy-count", type=int, default=default.trusted_proxy_count,
+        help="proxies in front, each adding one X-Forwarded-For address",
+    )  # fmt: skip
+    parser.add_argument(
+        "--public-url", help="URL clients reach the server at, for Link headers (else relative)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replaystore", description="Session replays as Parquet, served as the Sentry API."
@@ -36,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(serve)
     _server_args(serve, 8000)
     serve.add_argument("--no-auth", action="store_true", help="no bearer tokens (loopback only)")
+    _limit_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -87,12 +117,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from replaystore.server_limits import ServerLimits
     from replaystore.wsgi import serve
 
     if args.no_auth and not ipaddress.ip_address(_resolve(args.host)).is_loopback:
         print("error: --no-auth is only allowed on a loopback address", file=sys.stderr)
         return 2
-    serve(args.data, args.host, args.port, auth=not args.no_auth, threads=args.threads)
+    for name in ("max_body", "channel_timeout", "connection_limit", "trusted_proxy_count"):
+        if getattr(args, name) < 1:
+            print(f"error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
+            return 2
+    limits = ServerLimits(
+        max_body=args.max_body,
+        channel_timeout=args.channel_timeout,
+        connection_limit=args.connection_limit,
+        trusted_proxy=args.trusted_proxy,
+        trusted_proxy_count=args.trusted_proxy_count,
+    )
+    serve(
+        args.data,
+        args.host,
+        args.port,
+        auth=not args.no_auth,
+        threads=args.threads,
+        limits=limits,
+        public_url=args.public_url,
+    )
     return 0
 
 

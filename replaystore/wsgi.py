@@ -31,11 +31,11 @@ from replaystore.engine import Engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, build_batch
 from replaystore.ingest.service import IngestService
+from replaystore.server_limits import MAX_BODY, ServerLimits
 from replaystore.storage.store import Store
 
 log = logging.getLogger(__name__)
 JOURNAL_DIR = "journal"
-MAX_BODY = 20 * 1024 * 1024  # envelopes above this are refused with 413
 # The Link header repeats the request URL twice: bound it so answers stay parseable.
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
@@ -195,7 +195,17 @@ def _bearer(headers: dict[str, str]) -> str | None:
 class WsgiApp:
     """The WSGI callable over one data folder."""
 
-    def __init__(self, data_dir: str, *, auth: bool = True, ingest: Ingest | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        *,
+        auth: bool = True,
+        ingest: Ingest | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        # Link headers start with the operator's public URL, or are relative: never the
+        # request's Host, which a client chooses.
+        self.public_url = (public_url or "").rstrip("/")
         self.store = Store.open(data_dir)
         self.catalog = Catalog(data_dir)
         self.auth = auth
@@ -226,10 +236,7 @@ class WsgiApp:
         return self._send(response, extra, start_response)
 
     def _request(self, environ: Environ, method: str, path: str, params: dict) -> Request:
-        scheme = environ.get("wsgi.url_scheme", "http")
-        host = (
-            environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
-        )
+        host = environ.get("HTTP_HOST") or ""
         if len(host) > MAX_HOST:
             raise ApiError(f"Invalid Host header: longer than {MAX_HOST} characters.")
         return Request(
@@ -239,7 +246,7 @@ class WsgiApp:
             query=_query(environ),
             headers=_headers(environ),
             body=_read_body(environ) if method in ("POST", "PUT", "PATCH") else b"",
-            url=f"{scheme}://{host}{urllib.parse.quote(path)}",
+            url=f"{self.public_url}{urllib.parse.quote(path)}",
             remote_addr=environ.get("REMOTE_ADDR"),
         )
 
@@ -305,9 +312,15 @@ _REASONS = {
 }
 
 
-def make_app(data_dir: str, *, auth: bool = True, ingest: Ingest | None = None) -> WsgiApp:
+def make_app(
+    data_dir: str,
+    *,
+    auth: bool = True,
+    ingest: Ingest | None = None,
+    public_url: str | None = None,
+) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes)."""
-    return WsgiApp(data_dir, auth=auth, ingest=ingest)
+    return WsgiApp(data_dir, auth=auth, ingest=ingest, public_url=public_url)
 
 
 def _is_loopback(host: str) -> bool:
@@ -319,9 +332,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(data_dir: str, host: str, port: int, *, auth: bool = True, threads: int = 8) -> None:
+def serve(
+    data_dir: str,
+    host: str,
+    port: int,
+    *,
+    auth: bool = True,
+    threads: int = 8,
+    limits: ServerLimits | None = None,
+    public_url: str | None = None,
+) -> None:
     """Serve the HTTP API with waitress until interrupted; no auth only on loopback (SPEC §2)."""
     if not auth and not _is_loopback(host):
         raise ValueError("--no-auth is only allowed on a loopback address")
-    app = make_app(data_dir, auth=auth)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="replaystore")
+    app = make_app(data_dir, auth=auth, public_url=public_url)
+    options = (limits or ServerLimits()).waitress_options()
+    waitress.serve(app, host=host, port=port, threads=threads, ident="replaystore", **options)

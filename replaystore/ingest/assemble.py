@@ -21,9 +21,7 @@ SegmentKey = tuple[int, str, int]
 def located(error: IngestError, where: str) -> IngestError:
     """The same error, prefixed with where it happened (envelope and item, or line)."""
     item = f"{where} {error.item}" if error.item else where
-    return IngestError(
-        f"{item}: {error.detail}", item=item, field=error.field, status=error.status
-    )
+    return IngestError(f"{item}: {error.detail}", item=item, field=error.field, status=error.status)
 
 
 @dataclass

@@ -21,7 +21,6 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-
 from prometheus_client import Counter, Gauge
 
 from replaystore.errors import ApiError, IngestError

@@ -357,3 +357,45 @@ def envelope_case(rng: random.Random, mutation: str | None = None) -> EnvelopeCa
     headers, event, recording = valid_envelope(rng, segment_id=rng.choice((0, 0, 1, 720)))
     body, request_headers = MUTATIONS[name](rng, headers, event, recording)
     return EnvelopeCase(body, request_headers, name)
+
+
+# -- every costly shape, for the memory ceiling ---------------------------------------------
+
+
+@functools.cache
+def objects_bomb() -> bytes:
+    """A zlib rrweb body `[{},{},...]` of 5M objects: ~30 kB that once decoded to ~3 GB."""
+    return zlib.compress(b"[" + b"{}," * 5_000_000 + b"{}]", 9)
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    engine = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return engine.compress(data) + engine.flush()
+
+
+def costly_cases(replay_id: str) -> list[EnvelopeCase]:
+    """One case per costly shape: bombs in every compressed position (body gzip, deflate and
+    raw deflate, recording zlib and gzip, a bomb inside a gzip body), millions of objects,
+    huge arrays in the header, event and recording, deep JSON, and timestamps far away."""
+    rng = random.Random(replay_id)
+    headers, event, recording = valid_envelope(rng, replay_id=replay_id)
+    head = recording.partition(b"\n")[0] + b"\n"
+    zeros = zlib.decompress(zlib_bomb())
+    bomb_body = assemble(headers, event, head + zlib_bomb())
+    huge_array = b"[" + b"0," * 5_000_000 + b"0]"
+    far = {**event, "timestamp": 1_900_000_000.0, "replay_start_timestamp": 600_000_000.0}
+    cases = [
+        (gzip_bomb(), {"Content-Encoding": "gzip"}, "body gzip bomb"),
+        (zlib_bomb(), {"Content-Encoding": "deflate"}, "body deflate bomb"),
+        (_raw_deflate(zeros), {"Content-Encoding": "deflate"}, "body raw deflate bomb"),
+        (bomb_body, {}, "recording zlib bomb"),
+        (assemble(headers, event, head + gzip_bomb()), {}, "recording gzip bomb"),
+        (gzip.compress(bomb_body), {"Content-Encoding": "gzip"}, "bomb in a gzip body"),
+        (assemble(headers, event, head + objects_bomb()), {}, "millions of objects"),
+        (gzip.compress(huge_array + b"\n{}"), {"Content-Encoding": "gzip"}, "huge header line"),
+        (frame(headers, [({"type": "replay_event"}, huge_array)]), {}, "huge event array"),
+        (assemble(headers, event, head + zlib.compress(huge_array)), {}, "huge recording"),
+        (assemble(headers, event, head + zlib.compress(nested(100_000))), {}, "deep recording"),
+        (assemble(headers, far, recording), {}, "far timestamps"),
+    ]
+    return [EnvelopeCase(body, extra, name) for body, extra, name in cases]

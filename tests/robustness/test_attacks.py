@@ -51,7 +51,9 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 def _segment(replay_id: str, segment_id: int, when: float, **changes: object) -> bytes:
     event = replay_event(replay_id, segment_id, when) | changes
     events = [{"type": 4, "data": {"href": "https://evil.test/"}, "timestamp": int(when * 1000)}]
-    recording = orjson.dumps({"segment_id": segment_id}) + b"\n" + zlib.compress(orjson.dumps(events))
+    recording = (
+        orjson.dumps({"segment_id": segment_id}) + b"\n" + zlib.compress(orjson.dumps(events))
+    )
     return frame(
         {"event_id": replay_id},
         [
@@ -140,7 +142,9 @@ def test_a_tunnel_key_is_read_from_a_capped_first_line(attacked: Live) -> None:
     answers = []
     body = _huge_first_line()
     peak = _peak(
-        lambda: answers.append(_post(attacked, body, {"Content-Encoding": "gzip"}, "/api/1/envelope/"))
+        lambda: answers.append(
+            _post(attacked, body, {"Content-Encoding": "gzip"}, "/api/1/envelope/")
+        )
     )
     assert answers[0].status in (400, 401, 413), answers[0].body
     assert peak < CEILING, peak
@@ -204,7 +208,7 @@ def test_downloads_stream_with_bounded_memory(attacked: Live) -> None:
     base = f"/api/0/projects/acme/web/replays/{spec.replay_id}/recording-segments/"
     for path in (f"{base}?download", f"{base}0/?download"):
         sizes: list[int] = []
-        peak = _peak(lambda p=path: sizes.append(_read_streamed(attacked, p)))
+        peak = _peak(lambda p=path, s=sizes: s.append(_read_streamed(attacked, p)))
         assert sizes[0] >= 64 * 1024 * 1024, (path, sizes)
         assert peak < CEILING, (path, peak)
 

@@ -32,7 +32,7 @@ def test_mutated_envelopes_get_a_2xx_or_a_4xx_with_detail(live: Live, mutation: 
         case = envelope_case(rng, mutation)
         answer = _post(live, case.body, case.headers)
         check_answer(answer, (case.mutation, case.body[:200]))
-        assert answer.status in (200, 400, 413), (case.mutation, answer.status, answer.body)
+        assert answer.status in (200, 400, 413, 429), (case.mutation, answer.status, answer.body)
         if mutation == "valid":
             assert answer.status == 200, answer.body
 
@@ -53,10 +53,10 @@ def test_bombs_and_huge_bodies_are_refused_with_bounded_memory(live: Live, mutat
         answer = _post(live, case.body, case.headers)
         check_answer(answer, case.mutation)
         if mutation == "bomb":
-            assert answer.status == 400, answer.body
+            assert answer.status == 413, answer.body
             assert b"exceeds the limit" in answer.body
     # The server runs in this process; a few bounded buffers, not one per byte inflated.
-    assert _peak_rss_mb() - before < 1_200
+    assert _peak_rss_mb() - before < 300
 
 
 def test_acknowledged_envelopes_are_stored_after_the_fuzzing(live: Live) -> None:
