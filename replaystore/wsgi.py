@@ -40,6 +40,7 @@ JOURNAL_DIR = "journal"
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
 _CHUNK = 64 * 1024
+RETRY_AFTER = 1  # seconds, on a 429 (the SDK waits that long before sending again)
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 CORS_HEADERS: tuple[tuple[str, str], ...] = (
@@ -228,6 +229,8 @@ class WsgiApp:
             response.headers.append(("Allow", error.allow))
         except ReplayStoreError as error:
             response = error_response(error)
+            if error.status == 429:
+                response.headers.append(("Retry-After", str(RETRY_AFTER)))
         except RecursionError:
             response = error_response(ApiError("The request is too deeply nested."))
         except Exception:
@@ -307,6 +310,8 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Payload Too Large",
+    414: "URI Too Long",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
