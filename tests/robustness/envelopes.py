@@ -329,6 +329,18 @@ def _encodings(rng, headers, event, recording):
     return encoded, {"Content-Encoding": coding}
 
 
+def _far_timestamps(rng, headers, event, recording):
+    """Times years away, or just outside Relay's bounds (received +60 s, -30 days)."""
+    far = rng.choice((NOW + 61, NOW - 31 * 86400, NOW + 4 * 365 * 86400, 0.0, 253402300799.0))
+    keys = rng.sample(["timestamp", "replay_start_timestamp"], rng.randint(1, 2))
+    return assemble(headers, {**event, **dict.fromkeys(keys, far)}, recording), {}
+
+
+def _objects_bomb(rng, headers, event, recording):
+    head, _, _ = recording.partition(b"\n")
+    return assemble(headers, event, head + b"\n" + objects_bomb()), {}
+
+
 def _random_bytes(rng, headers, event, recording):
     return bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 400))), {}
 
@@ -347,9 +359,11 @@ MUTATIONS: dict[str, Mutation] = {
     "byte_flips": _byte_flips,
     "encodings": _encodings,
     "random_bytes": _random_bytes,
+    "far_timestamps": _far_timestamps,
+    "objects_bomb": _objects_bomb,
 }
 # Bombs and huge bodies cost the most; they are drawn less often.
-WEIGHTS = {"bomb": 1, "huge_json": 2, "valid": 4}
+WEIGHTS = {"bomb": 1, "objects_bomb": 1, "huge_json": 2, "valid": 4}
 
 
 def envelope_case(rng: random.Random, mutation: str | None = None) -> EnvelopeCase:

@@ -17,7 +17,7 @@ from tests.robustness.envelopes import MUTATIONS, assemble, envelope_case, valid
 from tests.robustness.wire import check_answer
 
 ENVELOPE = "/api/1/envelope/?sentry_key=webkey"
-CHEAP = [m for m in MUTATIONS if m not in ("bomb", "huge_json")]
+CHEAP = [m for m in MUTATIONS if m not in ("bomb", "objects_bomb", "huge_json")]
 
 
 def _post(live: Live, body: bytes, headers: dict[str, str]):
@@ -33,7 +33,7 @@ def test_mutated_envelopes_get_a_2xx_or_a_4xx_with_detail(live: Live, mutation: 
         answer = _post(live, case.body, case.headers)
         check_answer(answer, (case.mutation, case.body[:200]))
         assert answer.status in (200, 400, 413, 429), (case.mutation, answer.status, answer.body)
-        if mutation == "valid":
+        if mutation in ("valid", "far_timestamps"):
             assert answer.status == 200, answer.body
 
     run()
@@ -43,7 +43,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@pytest.mark.parametrize("mutation", ["bomb", "huge_json"])
+@pytest.mark.parametrize("mutation", ["bomb", "objects_bomb", "huge_json"])
 def test_bombs_and_huge_bodies_are_refused_with_bounded_memory(live: Live, mutation: str) -> None:
     rng = random.Random(mutation)
     envelope_case(rng, mutation)  # build the cached bombs before measuring
@@ -52,9 +52,9 @@ def test_bombs_and_huge_bodies_are_refused_with_bounded_memory(live: Live, mutat
         case = envelope_case(rng, mutation)
         answer = _post(live, case.body, case.headers)
         check_answer(answer, case.mutation)
-        if mutation == "bomb":
+        if mutation in ("bomb", "objects_bomb"):
             assert answer.status == 413, answer.body
-            assert b"exceeds the limit" in answer.body
+            assert b"limit" in answer.body
     # The server runs in this process; a few bounded buffers, not one per byte inflated.
     assert _peak_rss_mb() - before < 300
 
