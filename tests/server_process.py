@@ -46,10 +46,12 @@ def _answers(url: str) -> bool:
 
 
 class ServerProcess:
-    """`replaystore serve --no-auth` over `data` on 127.0.0.1, restartable on the same port."""
+    """`replaystore serve --no-auth` (or with auth) over `data` on 127.0.0.1, restartable on the
+    same port."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, *, auth: bool = False) -> None:
         self.data = data
+        self.auth = auth
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = data.parent / f"server-{self.port}.log"
@@ -57,7 +59,8 @@ class ServerProcess:
 
     def start(self) -> None:
         args = ["serve", "--data", str(self.data), "--host", "127.0.0.1"]
-        self.process = spawn_cli([*args, "--port", str(self.port), "--no-auth"], self.log)
+        args += ["--port", str(self.port)] + ([] if self.auth else ["--no-auth"])
+        self.process = spawn_cli(args, self.log)
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
