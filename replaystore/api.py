@@ -34,7 +34,7 @@ REPLAY_NOT_FOUND = "Replay not found."
 SEGMENT_NOT_FOUND = "Replay recording segment not found."
 _SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
 # The one search events-meta answers: the ids of a replay's events, as Sentry's UI sends them.
-_EVENT_IDS = re.compile(r"^\s*id:(?:\[([^\]]*)\]|(\S+))\s*$")
+_EVENT_IDS = re.compile(r"^\s*id:(?:\[([^\]]*)\]|([^\s\[\],]+))\s*$")
 
 
 @dataclass(frozen=True)

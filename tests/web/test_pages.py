@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from replaystore.demo import CAPTURE, CAPTURE_PROJECT
+from replaystore.demo import CAPTURE, CAPTURE_PROJECT, CAPTURE_REPLAY
 from tests.e2e.harness import Server, cli, request
 from tests.web.browser import Browser
 
@@ -28,7 +28,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("web")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ORG, CAPTURE_SLUG, CAPTURE_ID = CAPTURE_PROJECT[0], CAPTURE_PROJECT[1], CAPTURE_PROJECT[2]
-CAPTURE_REPLAY = "dd6eede9d2ae4e18aa22002dfdfbb9e3"
 READY_LIST = "document.querySelector('#results')?.getAttribute('aria-busy') === 'false'"
 READY_PLAYER = "document.body.dataset.ready === 'player'"
 ROW_IDS = "[...document.querySelectorAll('#replays tbody tr')].map(r => r.dataset.replayId)"
