@@ -193,7 +193,9 @@ def test_the_player_plays_the_real_capture(site: Site) -> None:
     assert {"ok-btn", "dead-btn", "rage-btn"} <= set(buttons)
     details = site.browser.eval("document.querySelector('#details').innerText")
     assert CAPTURE_REPLAY in details and "capture-test" in details
-    site.browser.call("screenshot", path=str(site.shots / "player.png"))
+    # The README's picture: the recorded page right after its rage click.
+    site.browser.call("click", selector="#timeline .marker[data-kind='rage']")
+    site.browser.call("screenshot", path=str(site.shots / "player.png"), fullPage=True)
 
 
 def test_the_timeline_shows_the_capture_clicks_and_error(site: Site) -> None:

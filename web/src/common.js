@@ -201,8 +201,9 @@ export function formatDuration(seconds) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
 }
 
+/** A playback position as m:ss, cut to the second as rrweb-player's own clock shows it. */
 export function formatClock(ms) {
-  return formatDuration(Math.max(0, ms) / 1000);
+  return formatDuration(Math.floor(Math.max(0, ms) / 1000));
 }
 
 export function formatTime(iso) {

@@ -2,12 +2,14 @@
 // URL, so a view can be bookmarked and the back button works.
 import {
   api,
+  authMode,
   el,
   formatDuration,
   formatTime,
   header,
   pickOrg,
   start,
+  storedToken,
   timeParams,
   withOrg,
 } from "./common.js";
@@ -107,10 +109,8 @@ function filters(org, projects, environments, current) {
     "select",
     { id: "environment", "aria-label": "environment" },
     el("option", { value: "" }, "all environments"),
-    environments.map((name) =>
-      el("option", { value: name, selected: current.environment === name }, name),
-    ),
   );
+  fillEnvironments(environment, environments, current.environment);
   return el(
     "form",
     {
@@ -226,25 +226,48 @@ async function environmentsOf(org) {
   }
 }
 
+// The environments seen lately, plus the one the URL asks for (kept even when not seen).
+function fillEnvironments(select, names, current) {
+  const have = new Set([...select.options].map((o) => o.value));
+  for (const name of [current, ...names]) {
+    if (!name || have.has(name)) continue;
+    have.add(name);
+    select.append(el("option", { value: name, selected: current === name }, name));
+  }
+}
+
 async function render(app, orgs) {
   const org = pickOrg(orgs);
   if (!org) {
     app.replaceChildren(header("list", null), el("p", { class: "empty" }, "No organization yet."));
     return;
   }
-  const [{ data: projects }, environments] = await Promise.all([
-    api(`/organizations/${org}/projects/`),
-    environmentsOf(org),
-  ]);
+  // The first page of replays is asked for at once, beside the projects; the environments
+  // fill their filter when they come.
+  const listing = (current) => fetchList(org, current);
+  let first = early && early.org === org ? early.answer : listing(state());
+  first.catch(() => {}); // handled when shown
+  let environments = null;
+  // Asked for once the list is in: the server runs few queries at once.
+  const environmentsReady = first.then(
+    () => environmentsOf(org),
+    () => environmentsOf(org),
+  ).then((names) => {
+    environments = names;
+    return names;
+  });
+  const { data: projects } = await api(`/organizations/${org}/projects/`);
   const slugs = new Map(projects.map((p) => [p.id, p.slug]));
-  const results = el("div", { id: "results", "aria-busy": "true" });
   const show = async () => {
     const current = state();
-    const form = filters(org, projects, environments, current);
+    const form = filters(org, projects, environments || [], current);
+    if (environments === null) {
+      environmentsReady.then((names) => fillEnvironments(form.querySelector("#environment"), names, current.environment));
+    }
+    const results = el("div", { id: "results", "aria-busy": "true" });
     app.replaceChildren(header("list", org), el("main", {}, form, results));
-    results.setAttribute("aria-busy", "true");
     try {
-      const { data, link } = await api(`/organizations/${org}/replays/`, requestParams(current));
+      const { data, link } = await (first || listing(current));
       const table = el(
         "table",
         { id: "replays", class: "replays" },
@@ -256,12 +279,13 @@ async function render(app, orgs) {
         pager(org, link),
       );
     } catch (error) {
-      results.replaceChildren();
       if (error.status === 400) form.querySelector("#search-error").textContent = error.detail;
       else results.append(el("p", { class: "error", role: "alert" }, error.message));
     } finally {
+      first = null;
       results.setAttribute("aria-busy", "false");
-      // The moment the first list is on screen, for the page-load measurement.
+      // The moment the first list is on screen (ms since the page was opened), measured by
+      // benchmarks/web_bench.py.
       if (!window.__replaystoreListRendered) {
         window.__replaystoreListRendered = performance.now();
       }
@@ -270,6 +294,20 @@ async function render(app, orgs) {
   window.addEventListener("popstate", show);
   await show();
 }
+
+function fetchList(org, current) {
+  return api(`/organizations/${org}/replays/`, requestParams(current));
+}
+
+// With the organization in the URL and access settled, the first page is asked for before
+// anything else (the organizations answer only confirms it).
+const early = (() => {
+  const org = new URLSearchParams(location.search).get("org");
+  if (!org || (authMode() === "token" && !storedToken())) return null;
+  const answer = fetchList(org, state());
+  answer.catch(() => {});
+  return { org, answer };
+})();
 
 const app = document.getElementById("app");
 start(app, (orgs) => render(app, orgs));
