@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from replaystore.demo import CAPTURE, CAPTURE_PROJECT, CAPTURE_REPLAY
-from tests.e2e.harness import Server, cli, request
+from replaystore.fixtures import PROJECTS
+from tests.e2e.harness import Server, cli, poll, request
+from tests.web import third_party
 from tests.web.browser import Browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("web")]
@@ -41,6 +43,8 @@ class Site:
     token: str
     window: dict[str, str]  # an absolute range holding the demo and the capture, any day
     shots: Path
+    tracked: str  # a replay whose recorded page loads from `other`
+    other: third_party.Counter
 
     def api(self, path: str, **params: Any) -> Any:
         query = urllib.parse.urlencode(params, doseq=True)
@@ -98,18 +102,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     secured_data, token = _secured_store(root)
     server, secured = Server(demo), Server(secured_data, auth=True)
     browser = None
-    try:
-        server.start()
-        secured.start()
-        browser = Browser()
-        shots = Path(os.environ.get("REPLAYSTORE_SCREENSHOTS") or root / "screenshots")
-        shots.mkdir(parents=True, exist_ok=True)
-        yield Site(browser, server, secured, token, _window(), shots)
-    finally:
-        if browser is not None:
-            browser.close()
-        server.stop()
-        secured.stop()
+    with third_party.other_origin() as (origin, counter):
+        docs = next(p for p in PROJECTS if p.slug == "docs")
+        dsn = f"http://{docs.dsn_key}@127.0.0.1/{docs.id}"
+        tracked, body = third_party.envelope(origin, dsn)
+        (root / "tracked.envelope").write_bytes(body)
+        cli(
+            "ingest", "--data", str(demo), "--project", str(docs.id), str(root / "tracked.envelope")
+        )
+        try:
+            server.start()
+            secured.start()
+            browser = Browser()
+            shots = Path(os.environ.get("REPLAYSTORE_SCREENSHOTS") or root / "screenshots")
+            shots.mkdir(parents=True, exist_ok=True)
+            yield Site(browser, server, secured, token, _window(), shots, tracked, counter)
+        finally:
+            if browser is not None:
+                browser.close()
+            server.stop()
+            secured.stop()
 
 
 def test_the_list_shows_the_demo_replays_as_the_api_lists_them(site: Site) -> None:
@@ -233,8 +245,9 @@ def test_seeking_by_a_marker_moves_the_playback_time(site: Site) -> None:
 
 
 def test_the_pages_send_no_third_party_requests(site: Site) -> None:
+    _open_capture_player(site)  # the list, then the player (whatever ran before)
     urls = site.browser.call("requests")
-    assert urls, "the browser made no request at all"
+    assert any("/recording-segments/" in u for u in urls)
     origins = {f"{site.server.base}/", f"{site.secured.base}/"}
     outside = [u for u in urls if not u.startswith(tuple(origins)) and not u.startswith("data:")]
     assert outside == []
@@ -260,6 +273,11 @@ def test_delete_asks_for_confirmation(site: Site) -> None:
         "document.querySelector('#delete-status').textContent.includes('deleted')"
     )
     assert site.api(path)["data"]["is_archived"] is True
+    site.browser.call("goto", url=url)  # the player now shows the archived replay as such
+    site.browser.wait_for(
+        "document.querySelector('#player-status').textContent.includes('deleted')"
+    )
+    assert site.browser.eval("document.querySelector('.replayer-wrapper')") is None
 
 
 def test_with_auth_nothing_shows_before_a_token(site: Site) -> None:
@@ -296,3 +314,24 @@ def test_with_auth_the_player_needs_the_token_too(site: Site) -> None:
     site.browser.call("press", selector="#token", key="Enter")
     site.browser.wait_for(READY_PLAYER)
     assert site.browser.eval("document.querySelectorAll('#timeline .marker').length") >= 4
+
+
+def test_a_replayed_page_loads_nothing_from_its_site(site: Site) -> None:
+    site.browser.call("newPage")
+    query = urllib.parse.urlencode(site.window)
+    site.browser.call("goto", url=f"{site.server.base}/replays/docs/{site.tracked}/?{query}")
+    site.browser.wait_for(READY_PLAYER)
+    frame = "document.querySelector('.replayer-wrapper iframe').contentDocument"
+    site.browser.wait_for(f"{frame}.querySelector('#pixel') !== null")
+    assert site.browser.eval(f"{frame}.querySelector('#pixel').getAttribute('src')").startswith(
+        "http://127.0.0.1:"
+    )
+    # The browser refused the image under the CSP (reported as a violation) and so never
+    # asked the other origin for it, nor for the stylesheet, background or font.
+
+    def refused() -> list[str]:
+        found = [p for p in site.browser.call("problems") if "Content Security Policy" in p]
+        return found if any("pixel.png" in p for p in found) else []
+
+    assert poll(refused, attempts=50), site.browser.call("problems")
+    assert site.other.paths == []

@@ -49,6 +49,13 @@ function replaysLink(org, item, kind, current) {
   return `/?${params}`;
 }
 
+// A count cell, linking to the replays with such clicks on the element (when there are any).
+function count(org, item, kind, current) {
+  const n = item[`count_${kind}_clicks`];
+  const cls = `num ${kind === "dead" ? "warn" : "bad"}`;
+  return el("td", { class: cls }, n ? el("a", { href: replaysLink(org, item, kind, current) }, n) : n);
+}
+
 async function render(app, orgs) {
   const org = pickOrg(orgs);
   const { data: projects } = await api(`/organizations/${org}/projects/`);
@@ -100,8 +107,8 @@ async function render(app, orgs) {
           {},
           el("td", { class: "selector" }, el("code", {}, item.dom_element)),
           el("td", {}, slugs.get(Number(item.project_id)) || item.project_id),
-          el("td", { class: "num warn" }, el("a", { href: replaysLink(org, item, "dead", current) }, item.count_dead_clicks)),
-          el("td", { class: "num bad" }, el("a", { href: replaysLink(org, item, "rage", current) }, item.count_rage_clicks)),
+          count(org, item, "dead", current),
+          count(org, item, "rage", current),
         ),
       );
       const pager = el(
