@@ -302,6 +302,13 @@ def test_with_auth_nothing_shows_before_a_token(site: Site) -> None:
     storage = site.browser.eval("[sessionStorage.length, localStorage.length, document.cookie]")
     assert storage == [1, 0, ""]
 
+    site.browser.call("click", selector="#forget-token")  # and back to nothing shown
+    site.browser.wait_for("document.querySelector('#token-form') !== null")
+    assert site.browser.eval("[sessionStorage.length, document.querySelector('#replays')]") == [
+        0,
+        None,
+    ]
+
 
 def test_with_auth_the_player_needs_the_token_too(site: Site) -> None:
     # A new tab has its own session storage: the token form again, then the player.
