@@ -129,8 +129,20 @@ def test_the_list_shows_the_demo_replays_as_the_api_lists_them(site: Site) -> No
     shown = site.browser.eval(ROW_IDS)
     assert shown == site.list_ids(sort="-started_at")
     assert len(shown) == 25  # a full page of the demo's 241
-    assert site.browser.eval("document.querySelector('#page-next').disabled") is False
     site.browser.call("screenshot", path=str(site.shots / "list.png"))
+
+
+def test_paging_through_the_list(site: Site) -> None:
+    site.open_list()
+    assert site.browser.eval("document.querySelector('#page-previous').disabled") is True
+    site.browser.call("click", selector="#page-next")
+    site.browser.wait_for("new URLSearchParams(location.search).get('cursor') === '0:25:0'")
+    site.browser.wait_for(READY_LIST)
+    assert site.browser.eval(ROW_IDS) == site.list_ids(sort="-started_at", cursor="0:25:0")
+    site.browser.call("click", selector="#page-previous")
+    site.browser.wait_for("new URLSearchParams(location.search).get('cursor') === '0:0:1'")
+    site.browser.wait_for(READY_LIST)
+    assert site.browser.eval(ROW_IDS) == site.list_ids(sort="-started_at")
 
 
 def test_the_list_shows_the_capture_with_its_columns(site: Site) -> None:
@@ -172,6 +184,31 @@ def test_a_bad_search_shows_the_parse_error_inline(site: Site, query: str) -> No
     assert site.browser.eval("document.querySelector('#search-error').textContent") == detail
     assert site.browser.eval("document.querySelector('#search').value") == query
     assert site.browser.eval(ROW_IDS) == []
+
+
+def test_filtering_by_time_range_project_and_environment(site: Site) -> None:
+    site.open_list()
+    site.browser.wait_for("document.querySelectorAll('#environment option').length > 1")
+    latest = site.api(f"/organizations/{ORG}/replays/", project="11", per_page=1)["data"][0]
+    environment = latest["environment"]
+    site.browser.call("select", selector="#period", value="14d")
+    site.browser.call("select", selector="#project", value="11")
+    site.browser.call("select", selector="#environment", value=environment)
+    site.browser.call("click", selector="#filters button[type='submit']")
+    site.browser.wait_for("new URLSearchParams(location.search).get('project') === '11'")
+    site.browser.wait_for(READY_LIST)
+    expected = site.api(
+        f"/organizations/{ORG}/replays/",
+        statsPeriod="14d",
+        project="11",
+        environment=environment,
+        per_page=25,
+        sort="-started_at",
+    )["data"]
+    shown = site.browser.eval(ROW_IDS)
+    assert shown == [row["id"] for row in expected]
+    assert shown and shown != site.list_ids()
+    assert {(row["project_id"], row["environment"]) for row in expected} == {("11", environment)}
 
 
 def test_sorting_by_a_column(site: Site) -> None:
