@@ -82,20 +82,20 @@ def page(handler: str, req: Request, *, auth: bool) -> Response:
 
 
 @cache
-def _static(name: str) -> tuple[bytes, str] | None:
-    """A bundled file's bytes and ETag; only names of files shipped in `static/`."""
+def _bundle() -> dict[str, tuple[bytes, str]]:
+    """Every shipped file of `static/` by name: its bytes and ETag (read once per process)."""
     folder = resources.files("replaystore.web").joinpath("static")
-    shipped = {entry.name: entry for entry in folder.iterdir() if entry.is_file()}
-    entry = shipped.get(name)
-    if entry is None or not name.endswith(tuple(CONTENT_TYPES)):
-        return None
-    body = entry.read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    found = {}
+    for entry in folder.iterdir():
+        if entry.is_file() and entry.name.endswith(tuple(CONTENT_TYPES)):
+            body = entry.read_bytes()
+            found[entry.name] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    return found
 
 
 def static(req: Request) -> Response:
     """A file of the bundle, revalidated by ETag (304 when the browser holds this build)."""
-    found = _static(req.params["name"])
+    found = _bundle().get(req.params["name"])
     if found is None:
         raise NotFound()
     body, etag = found
