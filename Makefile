@@ -9,7 +9,7 @@ DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint format e2e-setup bench clean
+.PHONY: demo test lint format e2e-setup bench clean web screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format replaystore tests benchmarks
 	$(BIN)/ruff check --fix replaystore tests benchmarks
+
+# Rebuild the pages' bundle (replaystore/web/static, committed) from web/'s lock file.
+web:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+# Retake the README's screenshots (docs/images) with the browser test of the pages.
+screenshots: $(STAMP) e2e-setup
+	REPLAYSTORE_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/python -m pytest -q -p no:randomly \
+		tests/web/test_pages.py -k "demo_replays or plays_the_real_capture"
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'

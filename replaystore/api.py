@@ -19,7 +19,7 @@ from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
-from replaystore.query import clicks, replays, segments, tags
+from replaystore.query import clicks, events, replays, segments, tags
 from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
 from replaystore.query.params import (
     LIST_DAYS,
@@ -34,6 +34,8 @@ INTERNAL_ERROR = "An internal error occurred. The error has been logged."
 REPLAY_NOT_FOUND = "Replay not found."
 SEGMENT_NOT_FOUND = "Replay recording segment not found."
 _SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
+# The one search events-meta answers: the ids of a replay's events, as Sentry's UI sends them.
+_EVENT_IDS = re.compile(r"^\s*id:(?:\[([^\]]*)\]|([^\s\[\],]+))\s*$")
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,32 @@ class Api:
 
     def org_tag_values(self, req: Request) -> Response:
         return self._tag_values(req, self._selected(req))
+
+    # -- the organization's projects and linked events (what the web pages need) ---------
+
+    def org_projects(self, req: Request) -> Response:
+        """Sentry's project list of an organization: `id` (a string), `slug`, `name`."""
+        projects = sorted(self._org_projects(req), key=lambda p: p.slug)
+        return json_response([{"id": str(p.id), "slug": p.slug, "name": p.slug} for p in projects])
+
+    def replays_events_meta(self, req: Request) -> Response:
+        """Linked events by id (`query=id:[...]`), for a replay's timeline (extra §6.2)."""
+        found = _EVENT_IDS.match(req.arg("query") or "")
+        if found is None:
+            raise ApiError("Invalid query: replays-events-meta accepts only `id:[ID, ...]`.")
+        listed = found.group(1) if found.group(1) is not None else found.group(2)
+        ids = {replay_id_or_none(value.strip()) for value in listed.split(",")} - {None}
+        projects = self._org_projects(req)
+        chosen = set(self._selected(req))
+        page = _page(req, default_limit=100)
+        result = events.events_meta(
+            self.engine,
+            sorted(i for i in ids if i),
+            project_slugs={p.id: p.slug for p in projects if p.id in chosen},
+            window=_window(req, RETENTION_DAYS),
+            page=page,
+        )
+        return _paged(req, page, result)
 
     # -- envelope ingest -----------------------------------------------------------------
 

@@ -234,12 +234,17 @@ def _demo(args: argparse.Namespace) -> int:
     print(summary)
     if args.no_serve:
         return 0
+    from replaystore.demo import watch_urls
     from replaystore.wsgi import serve
 
+    base = f"http://{args.host}:{args.port}"
+    replays, replay = watch_urls(base)
     print(
-        f"Serving the demo store on http://{args.host}:{args.port}/ (no auth, loopback only).\n"
-        f"Open http://{args.host}:{args.port}/api/0/organizations/acme/replays/ "
-        "in your browser. Ctrl-C stops."
+        f"Serving the demo store on {base}/ (no auth, loopback only). Ctrl-C stops.\n"
+        f"API:           {base}/api/0/organizations/acme/replays/\n"
+        f"Replay list:   {replays}\n"
+        f"Watch one:     {replay}",
+        flush=True,
     )
     serve(args.data, args.host, args.port, auth=False, threads=args.threads)
     return 0

@@ -15,6 +15,9 @@ from replaystore.ingest import EnvelopeInput
 MARKER = ".replaystore-demo"
 CAPTURE = Path(__file__).resolve().parent.parent / "data" / "fixtures" / "sdk-capture"
 CAPTURE_PROJECT = ("acme", "sdk-capture", 42, "abc123publickey")
+CAPTURE_REPLAY = "dd6eede9d2ae4e18aa22002dfdfbb9e3"  # the one replay of the SDK capture
+# The generated replays span the 30 days before the build; the capture is older.
+LIST_PERIOD = "90d"
 
 
 def build_demo(folder: str, *, anchor: datetime, replays: int | None = None) -> str:
@@ -65,3 +68,12 @@ def summarize(store: replaystore.ReplayStore) -> str:
         for r in per_project
     ]
     return "\n".join(lines)
+
+
+def watch_urls(base: str) -> tuple[str, str]:
+    """The web pages to open on a served demo store: the replay list and the capture's replay."""
+    org, slug = CAPTURE_PROJECT[0], CAPTURE_PROJECT[1]
+    return (
+        f"{base}/?org={org}&statsPeriod={LIST_PERIOD}",
+        f"{base}/replays/{slug}/{CAPTURE_REPLAY}/?org={org}",
+    )

@@ -33,6 +33,7 @@ from replaystore.ingest import EnvelopeInput, build_batch
 from replaystore.ingest.service import IngestService
 from replaystore.server_limits import MAX_BODY, ServerLimits
 from replaystore.storage.store import Store
+from replaystore.web import pages
 
 log = logging.getLogger(__name__)
 JOURNAL_DIR = "journal"
@@ -96,7 +97,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", "clicks"),
     Route("POST", "/api/{project_id}/envelope/", "envelope", auth=False, cors=True),
     Route("OPTIONS", "/api/{project_id}/envelope/", "preflight", auth=False, cors=True),
+    # What the web pages read besides the replay routes (Sentry's routes of the same names).
+    Route("GET", "/api/0/organizations/", "organizations"),
+    Route("GET", f"{ORG}/projects/", "org_projects"),
+    Route("GET", f"{ORG}/replays-events-meta/", "replays_events_meta"),
+    # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
+    Route("GET", "/", "page_list", auth=False),
+    Route("GET", "/replays/{project}/{replay_id}/", "page_player", auth=False),
+    Route("GET", "/selectors/", "page_selectors", auth=False),
+    Route("GET", "/static/{name}", "static", auth=False),
 )
+_BUILT_IN = ("openapi", "preflight", "organizations")
 COMPILED: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((r, r.pattern()) for r in ROUTES)
 
 
@@ -256,8 +267,12 @@ class WsgiApp:
     def _dispatch(self, route: Route, req: Request) -> Response:
         if route.auth and self.auth:
             self._authorize(req)
-        if route.handler in ("openapi", "preflight"):
+        if route.handler in _BUILT_IN:
             return getattr(self, route.handler)(req)
+        if route.handler in pages.PAGES:
+            return pages.page(route.handler, req, auth=self.auth)
+        if route.handler == "static":
+            return pages.static(req)
         return getattr(self.api, route.handler)(req)
 
     def _authorize(self, req: Request) -> None:
@@ -270,6 +285,18 @@ class WsgiApp:
         # SPEC §2: another organization's routes answer 404, never revealing they exist.
         if org != req.params.get("org", org):
             raise NotFound()
+
+    def organizations(self, req: Request) -> Response:
+        """The organizations this request may read: the token's, or every one without auth."""
+        token = _bearer(req.headers)
+        orgs = self.catalog.organizations() if not self.auth else [self._token_org(token)]
+        return json_response([{"slug": org, "name": org} for org in sorted(orgs)])
+
+    def _token_org(self, token: str | None) -> str:
+        org = self.catalog.org_for_token(token) if token else None
+        if org is None:  # _authorize ran first; the catalog may have lost the token since
+            raise ApiError("Invalid token", 401)
+        return org
 
     def openapi(self, req: Request) -> Response:
         document = resources.files("replaystore").joinpath("openapi.json").read_bytes()
@@ -304,6 +331,7 @@ def _guarded(body: Iterable[bytes]) -> Iterator[bytes]:
 _REASONS = {
     200: "OK",
     204: "No Content",
+    304: "Not Modified",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",

@@ -46,11 +46,13 @@ def _answers(url: str) -> bool:
 
 
 class ServerProcess:
-    """`replaystore serve --no-auth` over `data` on 127.0.0.1, restartable on the same port."""
+    """`replaystore serve --no-auth` (or with auth) over `data` on 127.0.0.1, restartable on the
+    same port."""
 
-    def __init__(self, data: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, data: Path, extra_args: tuple[str, ...] = (), *, auth: bool = False) -> None:
         self.data = data
         self.extra_args = extra_args
+        self.auth = auth
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = data.parent / f"server-{self.port}.log"
@@ -58,7 +60,8 @@ class ServerProcess:
 
     def start(self) -> None:
         args = ["serve", "--data", str(self.data), "--host", "127.0.0.1"]
-        args = [*args, "--port", str(self.port), "--no-auth", *self.extra_args]
+        auth = [] if self.auth else ["--no-auth"]
+        args = [*args, "--port", str(self.port), *auth, *self.extra_args]
         self.process = spawn_cli(args, self.log)
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:

@@ -23,7 +23,8 @@ def test_every_route_is_documented_and_nothing_else() -> None:
         for path, operations in DOCUMENT["paths"].items()
         for method in operations
     }  # fmt: skip
-    assert documented == {(r.method, r.template) for r in ROUTES}
+    # The web pages and their static files are HTML, not API (replaystore/web).
+    assert documented == {(r.method, r.template) for r in ROUTES if r.template.startswith("/api/")}
 
 
 CHECKS = [

@@ -26,3 +26,14 @@ fi
 mkdir -p dist
 node_modules/.bin/esbuild page/app.js --bundle --format=iife --target=chrome120 \
     --outfile=dist/app.js --log-level=warning
+
+# The web pages' npm project (web/: rrweb-player and esbuild, pinned by its lock file), for
+# `make web` and tests/web/test_bundle.py, which rebuilds the committed bundle and compares.
+web="$here/../../web"
+web_stamp="$web/node_modules/.web-lock.sha256"
+web_want="$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$web_stamp" ] || [ "$(cat "$web_stamp")" != "$web_want" ]; then
+    echo "e2e setup: npm ci in web/"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$web_want" >"$web_stamp"
+fi
