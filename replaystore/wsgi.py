@@ -279,9 +279,9 @@ class WsgiApp:
         )
 
     def _dispatch(self, route: Route, req: Request) -> Response:
-        if route.auth and self.auth:
-            self._authorize(req)
         with REQUEST_SECONDS.labels(route=route.handler).time():
+            if route.auth and self.auth:
+                self._authorize(req)
             if route.handler in BUILT_INS:
                 return getattr(self, route.handler)(req)
             return getattr(self.api, route.handler)(req)
@@ -379,16 +379,21 @@ def serve(
     if not auth and not _is_loopback(host):
         raise ValueError("--no-auth is only allowed on a loopback address")
     started = time.monotonic()
-    app = make_app(data_dir, auth=auth, read_only=read_only)
+    late = _LateApp()
+    try:  # bind first: a port in use is refused before the store is touched
+        server = waitress.create_server(
+            late, host=host, port=port, threads=threads, ident="replaystore"
+        )
+    except OSError as error:
+        raise ReplayStoreError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
     try:
-        try:
-            server = waitress.create_server(
-                app, host=host, port=port, threads=threads, ident="replaystore"
-            )
-        except OSError as error:
-            raise ReplayStoreError(
-                f"cannot listen on {host}:{port}: {error.strerror or error}"
-            ) from None
+        app = late.app = make_app(data_dir, auth=auth, read_only=read_only)
+    except BaseException:
+        server.close()
+        raise
+    try:
         log.info(
             "replaystore serving http://%s:%s/ store %s (%s), engine %s, %d journal entries "
             "replayed, ready in %.1f s",
@@ -407,6 +412,16 @@ def serve(
     finally:
         app.close()
     log.info("replaystore stopped")
+
+
+class _LateApp:
+    """The WSGI callable handed to waitress before the app exists (requests wait for run())."""
+
+    app: WsgiApp | None = None
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        assert self.app is not None, "served before the app was built"
+        return self.app(environ, start_response)
 
 
 class _Stop(KeyboardInterrupt):

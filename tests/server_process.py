@@ -48,16 +48,20 @@ def _answers(url: str) -> bool:
 class ServerProcess:
     """`replaystore serve --no-auth` over `data` on 127.0.0.1, restartable on the same port."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path | str, *, extra: tuple[str, ...] = ()) -> None:
         self.data = data
+        self.extra = extra  # more `serve` arguments, e.g. ("--read-only",)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = data.parent / f"server-{self.port}.log"
+        folder = Path(str(data).removeprefix("file://"))
+        self.log = folder.parent / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         args = ["serve", "--data", str(self.data), "--host", "127.0.0.1"]
-        self.process = spawn_cli([*args, "--port", str(self.port), "--no-auth"], self.log)
+        self.process = spawn_cli(
+            [*args, "--port", str(self.port), "--no-auth", *self.extra], self.log
+        )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

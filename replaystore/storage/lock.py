@@ -231,9 +231,9 @@ def shared_writer_lock(key: str, make_lease: Callable[[], Lease]) -> WriterLock:
 
 
 class ReadOnly(ReplayStoreError):
-    """A write was asked of a store opened read-only."""
+    """A write was asked of a store opened read-only (a 503: this server cannot, another can)."""
 
-    status = 403
+    status = 503
 
 
 class NoWriterLock:
@@ -259,6 +259,6 @@ class NoWriterLock:
 
     def _refusal(self) -> ReadOnly:
         return ReadOnly(
-            f"the store at {self.root} is open read-only (replaystore serve --read-only): "
-            "writes go to the server that writes the store"
+            f"This server is read-only (replaystore serve --read-only): the store at {self.root} "
+            "is written only by its writer"
         )

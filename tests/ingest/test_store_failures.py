@@ -96,22 +96,26 @@ def test_a_commit_conflict_with_a_second_writer_is_retried_whole(tmp_path: Path)
 
 
 @contextlib.contextmanager
-def read_only_folder(folder: Path) -> Iterator[None]:
-    """Make `folder` refuse writes for real: chmod, or for root (whom modes do not stop) the
-    immutable attribute."""
+def read_only_folder(folder: Path, *, tree: bool = False) -> Iterator[None]:
+    """Make `folder` (with `tree`, everything under it too) refuse writes for real: chmod, or
+    for root (whom modes do not stop) the immutable attribute."""
     if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(folder)], check=True)
+        recursive = ["-R"] if tree else []
+        subprocess.run(["chattr", *recursive, "+i", str(folder)], check=True)
         try:
             yield
         finally:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
+            subprocess.run(["chattr", *recursive, "-i", str(folder)], check=True)
     else:
-        mode = folder.stat().st_mode
-        folder.chmod(0o555)
+        paths = [folder, *(folder.rglob("*") if tree else [])]
+        modes = {p: p.stat().st_mode for p in paths}
+        for path in paths:
+            path.chmod(modes[path] & ~0o222)
         try:
             yield
         finally:
-            folder.chmod(mode)
+            for path in reversed(paths):
+                path.chmod(modes[path])
 
 
 def test_a_folder_read_only_for_a_moment_is_retried_without_loss(tmp_path: Path) -> None:
