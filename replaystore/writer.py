@@ -48,8 +48,8 @@ class SyncIngest:
         if not batch.is_empty():
             self.store.write(batch)
 
-    def close(self, timeout: float | None = None) -> None:
-        return None
+    def close(self, timeout: float | None = None) -> bool:
+        return True
 
 
 class Writer:
@@ -89,12 +89,13 @@ class Writer:
         if self._closed:
             return
         self._closed = True
-        try:
-            for task in self.tasks:
-                task.stop(timeout)
-            self.ingest.close(timeout)
-        finally:
+        for task in self.tasks:
+            task.stop(timeout)
+        if self.ingest.close(timeout):
             self.store.lock.release()
+        else:
+            # Releasing now would let another writer in beside a commit still running here.
+            log.warning("writer: a commit is still running; the lock is kept until the process exits")
 
 
 def _ingest_for(store: Store) -> IngestService | SyncIngest:

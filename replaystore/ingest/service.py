@@ -207,14 +207,17 @@ class IngestService:
             finally:
                 self._urgent -= 1
 
-    def close(self, timeout: float | None = None) -> None:
-        """Commit what is queued, then stop; whatever could not be committed stays journaled."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Commit what is queued, then stop; whatever could not be committed stays journaled.
+        False when the batcher was still writing at the timeout."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._journal.close()
+        if self._thread.is_alive():
+            return False
+        self._journal.close()
+        return True
 
     def __enter__(self) -> IngestService:
         return self
