@@ -48,6 +48,9 @@ class SyncIngest:
         if not batch.is_empty():
             self.store.write(batch)
 
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
     def close(self, timeout: float | None = None) -> bool:
         return True
 
@@ -84,6 +87,10 @@ class Writer:
     def submit(self, envelope: EnvelopeInput) -> None:
         self.ingest.submit(envelope)
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is committed; False on timeout."""
+        return self.ingest.flush(timeout)
+
     def close(self, timeout: float = DRAIN_SECONDS) -> None:
         """Stop the background tasks, drain the journal into the tables, release the lock."""
         if self._closed:
@@ -95,7 +102,7 @@ class Writer:
             self.store.lock.release()
         else:
             # Releasing now would let another writer in beside a commit still running here.
-            log.warning("writer: a commit is still running; the lock is kept until the process exits")
+            log.warning("writer: a commit is still running; the lock stays until the process exits")
 
 
 def _ingest_for(store: Store) -> IngestService | SyncIngest:

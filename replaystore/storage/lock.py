@@ -114,7 +114,7 @@ class FileLease:
 
     def acquire(self, holder: Holder) -> None:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as error:
             raise _not_writable(self.root, error) from None
         try:

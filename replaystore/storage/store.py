@@ -174,9 +174,9 @@ class Store:
         try:
             result = compact(self, retention=retention)
         except Exception:
-            MAINTENANCE_RUNS.labels(task="compact", outcome="error").inc()
+            MAINTENANCE_RUNS.labels(task="compact", outcome="failed").inc()
             raise
-        MAINTENANCE_RUNS.labels(task="compact", outcome="ok").inc()
+        MAINTENANCE_RUNS.labels(task="compact", outcome="done").inc()
         log.info("maintenance: compact in %.1f s: %s", time.monotonic() - started, result)
         return result
 
