@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import ipaddress
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,10 +21,24 @@ def _data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="the store's data folder (or fsspec URL)")
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def _server_args(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=default_port, help="port to listen on")
     parser.add_argument("--threads", type=int, default=8, help="worker threads")
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="log lines from this level on"
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _limit_args(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(serve, 8000)
     serve.add_argument("--no-auth", action="store_true", help="no bearer tokens (loopback only)")
     _limit_args(serve)
+    serve.add_argument(
+        "--read-only",
+        action="store_true",
+        help="serve reads only, beside the store's writer: no ingest, no lock, no journal",
+    )
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -134,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
         trusted_proxy=args.trusted_proxy,
         trusted_proxy_count=args.trusted_proxy_count,
     )
+    _configure_logging(args.log_level)
     serve(
         args.data,
         args.host,
@@ -142,6 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         limits=limits,
         public_url=args.public_url,
+        read_only=args.read_only,
     )
     return 0
 
@@ -214,8 +236,15 @@ def _cell(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _catalog(data: str) -> Catalog:
+    """The catalog of the store at `data`, under the store's one spelling of its root."""
+    from replaystore.storage.layout import normalize_root
+
+    return Catalog(normalize_root(data))
+
+
 def _project(args: argparse.Namespace) -> int:
-    project = Catalog(args.data).add_project(args.org, args.slug, args.id, args.dsn_key)
+    project = _catalog(args.data).add_project(args.org, args.slug, args.id, args.dsn_key)
     print(
         f"project {project.org}/{project.slug} id {project.id} keys {', '.join(project.dsn_keys)}"
     )
@@ -223,13 +252,14 @@ def _project(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    print(Catalog(args.data).add_token(args.org))
+    print(_catalog(args.data).add_token(args.org))
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from replaystore.demo import build_demo
 
+    _configure_logging(args.log_level)
     summary = build_demo(args.data, anchor=datetime.now(UTC), replays=args.replays)
     print(summary)
     if args.no_serve:

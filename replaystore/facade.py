@@ -28,7 +28,8 @@ class ReplayStore:
     def __init__(self, root: str, *, storage_options: dict | None = None) -> None:
         self.root = root
         self.storage = Store.open(root, storage_options=storage_options)
-        self.catalog = Catalog(root) if "://" not in root else None
+        layout = self.storage.layout
+        self.catalog = Catalog(layout.root) if layout.is_local else None
         self._engine: Engine | None = None
 
     @property
@@ -52,6 +53,12 @@ class ReplayStore:
 
         Files are validated and written in batches of FILES_PER_BATCH; each batch is atomic.
         """
+        # Held throughout: no other writer slips in between the batches, and a store held by
+        # another writer is refused before any file is read.
+        with self.storage.lock.hold():
+            return self._ingest_files(paths, project_id)
+
+    def _ingest_files(self, paths: Iterable[str | os.PathLike[str]], project_id: int | None) -> int:
         count = 0
         for chunk in _chunks(sorted(Path(p) for p in paths), FILES_PER_BATCH):
             envelopes = [p for p in chunk if p.suffix != ".jsonl"]

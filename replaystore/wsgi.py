@@ -1,14 +1,20 @@
 """The WSGI app: one routing table -> `api`, bearer auth, CORS for ingest, bounded bodies.
 
 `make_app(data_dir)` builds the app; `serve(data_dir, host, port)` runs it under waitress.
+A writing app owns the store's `Writer` (writer lock, journal, background work) until
+`close()`; a read-only app (`read_only=True`) takes no lock, keeps no journal and refuses
+writes, and follows what the store's writer publishes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
-import os
 import re
+import signal
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 import waitress
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from replaystore.api import (
     INTERNAL_ERROR,
@@ -29,14 +36,15 @@ from replaystore.api import (
 from replaystore.catalog import Catalog
 from replaystore.engine import Engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
-from replaystore.ingest import EnvelopeInput, build_batch
-from replaystore.ingest.service import IngestService
+from replaystore.ingest import EnvelopeInput
+from replaystore.metrics import REGISTRY
 from replaystore.server_limits import MAX_BODY, ServerLimits
 from replaystore.storage.store import Store
 from replaystore.web import pages
+from replaystore.writer import Writer
 
 log = logging.getLogger(__name__)
-JOURNAL_DIR = "journal"
+ENGINE_NAME = "duckdb"
 # The Link header repeats the request URL twice: bound it so answers stay parseable.
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
@@ -80,6 +88,8 @@ PROJECT = "/api/0/projects/{org}/{project}/replays"
 # Every route once (SPEC §1): the seed's routes plus Sentry's org-wide and ingest routes.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/0/openapi.json", "openapi", auth=False),
+    Route("GET", "/healthz", "healthz", auth=False),
+    Route("GET", "/metrics", "metrics", auth=False),
     Route("GET", f"{ORG}/replays/", "list_replays"),
     Route("GET", f"{ORG}/replays/{{replay_id}}/", "org_replay"),
     Route("GET", f"{ORG}/tags/", "org_tag_keys"),
@@ -107,8 +117,18 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/selectors/", "page_selectors", auth=False),
     Route("GET", "/static/{name}", "static", auth=False),
 )
-_BUILT_IN = ("openapi", "preflight", "organizations")
 COMPILED: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((r, r.pattern()) for r in ROUTES)
+BUILT_INS = frozenset(
+    {"openapi", "preflight", "healthz", "metrics", "organizations"}
+)  # WsgiApp's own handlers
+
+REQUEST_SECONDS = Histogram(
+    "replaystore_request_seconds",
+    "Time to answer a request (queries included), by route",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
@@ -132,23 +152,18 @@ class MethodNotAllowed(ApiError):
         self.allow = ", ".join(allowed)
 
 
-class SyncIngest:
-    """Writes each envelope before answering; stands in until the durable service exists."""
+class ReadOnlyIngest:
+    """The envelope route of a read-only server: refuses, naming where envelopes go."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, root: str) -> None:
+        self.root = root
 
     def submit(self, envelope: EnvelopeInput) -> None:
-        batch = build_batch([envelope])
-        if not batch.is_empty():
-            self.store.write(batch)
-
-
-def _default_ingest(data_dir: str, store: Store) -> Ingest:
-    """The durable journaled service for a local store; remote stores write synchronously."""
-    if "://" in data_dir:
-        return SyncIngest(store)
-    return IngestService(store, os.path.join(data_dir, JOURNAL_DIR))
+        raise ApiError(
+            "This server is read-only (replaystore serve --read-only): it does not ingest "
+            f"envelopes. Send them to the server that writes the store at {self.root}.",
+            503,
+        )
 
 
 def _read_body(environ: Environ) -> bytes:
@@ -214,17 +229,32 @@ class WsgiApp:
         auth: bool = True,
         ingest: Ingest | None = None,
         public_url: str | None = None,
+        read_only: bool = False,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
         self.public_url = (public_url or "").rstrip("/")
-        self.store = Store.open(data_dir)
-        self.catalog = Catalog(data_dir)
+        self.store = Store.open(data_dir, read_only=read_only)
+        self.writer: Writer | None = None
+        if ingest is None:
+            if read_only:
+                ingest = ReadOnlyIngest(self.store.layout.root)
+            else:
+                ingest = self.writer = Writer(self.store)
+        self.catalog = Catalog(self.store.layout.root)
         self.auth = auth
-        engine = Engine(self.store)
-        self.api = Api(
-            self.store, engine, self.catalog, ingest or _default_ingest(data_dir, self.store)
-        )
+        self.engine = Engine(self.store)
+        self.api = Api(self.store, self.engine, self.catalog, ingest)
+
+    @property
+    def replayed(self) -> int:
+        """Journal entries replayed at start (0 for a read-only app)."""
+        return self.writer.replayed if self.writer is not None else 0
+
+    def close(self) -> None:
+        """Drain the journal into the tables and release the store (a writing app)."""
+        if self.writer is not None:
+            self.writer.close()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -265,15 +295,16 @@ class WsgiApp:
         )
 
     def _dispatch(self, route: Route, req: Request) -> Response:
-        if route.auth and self.auth:
-            self._authorize(req)
-        if route.handler in _BUILT_IN:
-            return getattr(self, route.handler)(req)
-        if route.handler in pages.PAGES:
-            return pages.page(route.handler, req, auth=self.auth)
-        if route.handler == "static":
-            return pages.static(req)
-        return getattr(self.api, route.handler)(req)
+        with REQUEST_SECONDS.labels(route=route.handler).time():
+            if route.auth and self.auth:
+                self._authorize(req)
+            if route.handler in BUILT_INS:
+                return getattr(self, route.handler)(req)
+            if route.handler in pages.PAGES:
+                return pages.page(route.handler, req, auth=self.auth)
+            if route.handler == "static":
+                return pages.static(req)
+            return getattr(self.api, route.handler)(req)
 
     def _authorize(self, req: Request) -> None:
         token = _bearer(req.headers)
@@ -304,6 +335,14 @@ class WsgiApp:
 
     def preflight(self, req: Request) -> Response:
         return Response(200, b"", content_type=None)
+
+    def healthz(self, req: Request) -> Response:
+        # The app answers only once built: the store open, recovered, its journal replaying.
+        return json_response({"status": "ok"})
+
+    def metrics(self, req: Request) -> Response:
+        self.store.snapshot()  # refreshes the files-per-table gauges
+        return Response(200, generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
     def _send(
         self, response: Response, extra: list[tuple[str, str]], start_response: StartResponse
@@ -351,9 +390,10 @@ def make_app(
     auth: bool = True,
     ingest: Ingest | None = None,
     public_url: str | None = None,
+    read_only: bool = False,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes)."""
-    return WsgiApp(data_dir, auth=auth, ingest=ingest, public_url=public_url)
+    return WsgiApp(data_dir, auth=auth, ingest=ingest, public_url=public_url, read_only=read_only)
 
 
 def _is_loopback(host: str) -> bool:
@@ -374,10 +414,78 @@ def serve(
     threads: int = 8,
     limits: ServerLimits | None = None,
     public_url: str | None = None,
+    read_only: bool = False,
 ) -> None:
-    """Serve the HTTP API with waitress until interrupted; no auth only on loopback (SPEC §2)."""
+    """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
+    tables and release the store. No auth only on loopback (SPEC §2)."""
     if not auth and not _is_loopback(host):
         raise ValueError("--no-auth is only allowed on a loopback address")
-    app = make_app(data_dir, auth=auth, public_url=public_url)
-    options = (limits or ServerLimits()).waitress_options()
-    waitress.serve(app, host=host, port=port, threads=threads, ident="replaystore", **options)
+    started = time.monotonic()
+    late = _LateApp()
+    try:  # bind first: a port in use is refused before the store is touched
+        server = waitress.create_server(
+            late,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="replaystore",
+            **(limits or ServerLimits()).waitress_options(),
+        )
+    except OSError as error:
+        raise ReplayStoreError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
+    try:
+        app = late.app = make_app(data_dir, auth=auth, public_url=public_url, read_only=read_only)
+    except BaseException:
+        server.close()
+        raise
+    try:
+        log.info(
+            "replaystore serving http://%s:%s/ store %s (%s), engine %s, %d journal entries "
+            "replayed, ready in %.1f s",
+            host,
+            server.effective_port,
+            app.store.layout.root,
+            "read-only" if read_only else "writer",
+            ENGINE_NAME,
+            app.replayed,
+            time.monotonic() - started,
+        )
+        with _stop_on_sigterm():
+            server.run()  # returns on KeyboardInterrupt (SIGINT, or SIGTERM below)
+        server.close()
+        log.info("replaystore stopping: draining the journal into the tables")
+    finally:
+        app.close()
+    log.info("replaystore stopped")
+
+
+class _LateApp:
+    """The WSGI callable handed to waitress before the app exists (requests wait for run())."""
+
+    app: WsgiApp | None = None
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        assert self.app is not None, "served before the app was built"
+        return self.app(environ, start_response)
+
+
+class _Stop(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so waitress's loop ends as on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

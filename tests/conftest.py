@@ -169,6 +169,9 @@ def serving(app: Any) -> Iterator[str]:
         server.task_dispatcher.shutdown()
         wasyncore.close_all(server._map)
         thread.join(timeout=10)
+        close = getattr(app, "close", None)
+        if close is not None:  # a writing app drains its journal and releases the store
+            close()
 
 
 @pytest.fixture(scope="session")

@@ -49,20 +49,22 @@ class ServerProcess:
     """`replaystore serve --no-auth` (or with auth) over `data` on 127.0.0.1, restartable on the
     same port."""
 
-    def __init__(self, data: Path, extra_args: tuple[str, ...] = (), *, auth: bool = False) -> None:
+    def __init__(
+        self, data: Path | str, extra: tuple[str, ...] = (), *, auth: bool = False
+    ) -> None:
         self.data = data
-        self.extra_args = extra_args
+        self.extra = extra  # more `serve` arguments, e.g. ("--read-only",)
         self.auth = auth
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = data.parent / f"server-{self.port}.log"
+        folder = Path(str(data).removeprefix("file://"))
+        self.log = folder.parent / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         args = ["serve", "--data", str(self.data), "--host", "127.0.0.1"]
         auth = [] if self.auth else ["--no-auth"]
-        args = [*args, "--port", str(self.port), *auth, *self.extra_args]
-        self.process = spawn_cli(args, self.log)
+        self.process = spawn_cli([*args, "--port", str(self.port), *auth, *self.extra], self.log)
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -7,10 +7,13 @@ envelopes, then checkpoints the journal. On start, journaled envelopes that were
 checkpointed are committed again; store writes are idempotent upserts, so a crash between a
 commit and its checkpoint is harmless.
 
-Failures: a batch the store refuses is retried one envelope at a time. An envelope that fails
-alone, and again right after another envelope's write succeeded, is a poison envelope: it is
-set aside in `rejected/` and logged. When every write fails the store itself is down: the
-envelopes stay journaled and are retried with exponential backoff.
+Failures: only an envelope that cannot be parsed is refused, and `submit` decides that before
+it returns (before the 200). A store-side failure (a commit conflict, an I/O error, the store
+being down) is never a reason to give an acknowledged envelope up: the whole group is written
+again, from the start, with exponential backoff, until it commits; meanwhile it stays
+journaled, so a restart replays it. The one envelope ever set aside (in `rejected/`, kept on
+disk and logged) is one replayed from the journal that this code can no longer parse (it was
+journaled by another version).
 """
 
 from __future__ import annotations
@@ -26,17 +29,41 @@ from pathlib import Path
 from typing import Protocol
 
 import orjson
+from prometheus_client import Counter, Histogram
 
 from replaystore.errors import ApiError, IngestError
 from replaystore.ingest.assemble import Collector
 from replaystore.ingest.envelopes import EnvelopeInput, collect_envelope
 from replaystore.ingest.inflate import MAX_DECOMPRESSED
 from replaystore.ingest.journal import Journal
+from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import WriteBatch
 
 log = logging.getLogger(__name__)
 
 REJECTED_DIR = "rejected"
+
+ENVELOPES_ACCEPTED = Counter(
+    "replaystore_ingest_envelopes_accepted",
+    "Envelopes acknowledged (validated and journaled) by the ingest service",
+    registry=REGISTRY,
+)
+ENVELOPES_REFUSED = Counter(
+    "replaystore_ingest_envelopes_refused",
+    "Envelopes refused before acknowledgement because they cannot be parsed",
+    registry=REGISTRY,
+)
+COMMIT_FAILURES = Counter(
+    "replaystore_ingest_commit_failures",
+    "Store writes of an ingest group that failed and were retried",
+    registry=REGISTRY,
+)
+VISIBILITY_LAG = Histogram(
+    "replaystore_visibility_lag_seconds",
+    "Time from an envelope's acknowledgement to its commit being queryable",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
 
 
 class BatchWriter(Protocol):
@@ -78,20 +105,34 @@ def decode_envelope(payload: bytes) -> EnvelopeInput:
 
 
 @dataclass(frozen=True)
+class _Undecodable:
+    """A journal record whose payload is not an encoded envelope (kept to be set aside)."""
+
+    payload: bytes
+    name: str | None = None
+
+
+def _decoded(payload: bytes) -> EnvelopeInput | _Undecodable:
+    try:
+        return decode_envelope(payload)
+    except (ValueError, TypeError, KeyError):  # orjson's JSONDecodeError is a ValueError
+        return _Undecodable(payload)
+
+
+@dataclass(frozen=True)
 class _Queued:
     seq: int
-    envelope: EnvelopeInput
+    envelope: EnvelopeInput | _Undecodable
     rows: Collector | None = None  # None for an envelope replayed from the journal
+    acked_at: float | None = None  # time.monotonic() of the acknowledgement in this process
 
 
 def _batch(group: list[_Queued]) -> WriteBatch:
-    """One batch of the group's rows, collecting only envelopes not validated in this process."""
+    """One batch of the group's (already parsed) rows."""
     rows = Collector()
     for queued in group:
-        if queued.rows is None:
-            rows.absorb(build_rows(queued.envelope))
-        else:
-            rows.absorb(queued.rows)
+        assert queued.rows is not None
+        rows.absorb(queued.rows)
     return rows.build()
 
 
@@ -116,7 +157,8 @@ class IngestService:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._cond = threading.Condition()
-        recovered = [_Queued(r.seq, decode_envelope(r.payload)) for r in self._journal.pending()]
+        recovered = [_Queued(r.seq, _decoded(r.payload)) for r in self._journal.pending()]
+        self.replayed = len(recovered)  # journaled envelopes found uncommitted at start
         if recovered:
             log.info("ingest: replaying %d journaled envelope(s)", len(recovered))
         self._queue: deque[_Queued] = deque(recovered)
@@ -140,10 +182,15 @@ class IngestService:
         if envelope.received is None:
             # Fixed now so a replay after a crash stores the same received time.
             envelope = replace(envelope, received=datetime.now(UTC))
-        rows = build_rows(envelope)
+        try:
+            rows = build_rows(envelope)
+        except IngestError:
+            ENVELOPES_REFUSED.inc()
+            raise
         seq = self._journal.append(encode_envelope(envelope))
+        ENVELOPES_ACCEPTED.inc()
         with self._cond:
-            self._queue.append(_Queued(seq, envelope, rows))
+            self._queue.append(_Queued(seq, envelope, rows, time.monotonic()))
             self._last_seq = max(self._last_seq, seq)
             if self._due_at is None:
                 self._due_at = time.monotonic() + self._max_delay
@@ -160,14 +207,17 @@ class IngestService:
             finally:
                 self._urgent -= 1
 
-    def close(self, timeout: float | None = None) -> None:
-        """Commit what is queued, then stop; whatever could not be committed stays journaled."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Commit what is queued, then stop; whatever could not be committed stays journaled.
+        False when the batcher was still writing at the timeout."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._journal.close()
+        if self._thread.is_alive():
+            return False
+        self._journal.close()
+        return True
 
     def __enter__(self) -> IngestService:
         return self
@@ -218,25 +268,55 @@ class IngestService:
         return [self._queue.popleft() for _ in range(min(count, len(self._queue)))]
 
     def _commit(self, group: list[_Queued]) -> bool:
-        """Write `group` (retrying, isolating poison envelopes); False if given up on close."""
+        """Write `group` whole, retrying store failures with backoff until it commits; False
+        when given up because the service is closing (the group stays journaled)."""
+        group = self._parsed(group)
         delay = self._retry_delay
-        while True:
+        attempt = 0
+        while group:
             error = self._write(group)
             if error is None:
                 self._mark_done(group)
+                now = time.monotonic()
+                for queued in group:
+                    if queued.acked_at is not None:
+                        VISIBILITY_LAG.observe(now - queued.acked_at)
                 return True
-            log.warning("ingest: commit of %d envelope(s) failed: %s", len(group), error)
-            if len(group) > 1 or isinstance(error, IngestError):
-                group = self._isolate(group)
-                if not group:
-                    return True
-            if self._closing:
-                return False
+            attempt += 1
+            COMMIT_FAILURES.inc()
+            if self._closing and attempt > 1:
+                return False  # tried again after the close began: leave it to the next start
+            log.warning(
+                "ingest: commit of %d envelope(s) failed (attempt %d), retrying in %.2f s: %s",
+                len(group),
+                attempt,
+                delay,
+                error,
+            )
             with self._cond:
                 self._cond.wait_for(lambda: self._closing, delay)
-                # Fresh envelopes join the retry: if they commit, a lone failure is poison.
-                group = group + self._pop(self._max_batch - len(group))
             delay = min(delay * 2, self._max_retry_delay)
+        return True
+
+    def _parsed(self, group: list[_Queued]) -> list[_Queued]:
+        """The group with rows for every envelope replayed from the journal; one this code
+        cannot parse any more is set aside (it was acknowledged by another version)."""
+        parsed: list[_Queued] = []
+        unparseable: list[_Queued] = []
+        for queued in group:
+            if queued.rows is not None:
+                parsed.append(queued)
+                continue
+            try:
+                envelope = queued.envelope
+                if isinstance(envelope, _Undecodable):
+                    raise IngestError(f"journal record {queued.seq} is not an envelope record")
+                parsed.append(replace(queued, rows=build_rows(envelope)))
+            except IngestError as error:
+                self._reject(queued, error)
+                unparseable.append(queued)
+        self._mark_done(unparseable)
+        return parsed
 
     def _write(self, group: list[_Queued]) -> Exception | None:
         try:
@@ -247,34 +327,6 @@ class IngestService:
             return error
         return None
 
-    def _isolate(self, group: list[_Queued]) -> list[_Queued]:
-        """Write one by one; reject the poison ones; return those failing with the store down."""
-        committed, failed = self._write_each(group)
-        if committed and failed:
-            # The store works now; it may have been down when these were tried: try again.
-            recommitted, failed = self._write_each([q for q, _ in failed])
-            committed += recommitted
-        self._mark_done(committed)
-        poison = [(q, e) for q, e in failed if committed or isinstance(e, IngestError)]
-        for queued, error in poison:
-            self._reject(queued, error)
-        self._mark_done([q for q, _ in poison])
-        poisoned = {q.seq for q, _ in poison}
-        return [q for q, _ in failed if q.seq not in poisoned]
-
-    def _write_each(
-        self, group: list[_Queued]
-    ) -> tuple[list[_Queued], list[tuple[_Queued, Exception]]]:
-        committed: list[_Queued] = []
-        failed: list[tuple[_Queued, Exception]] = []
-        for queued in group:
-            error = self._write([queued])
-            if error is None:
-                committed.append(queued)
-            else:
-                failed.append((queued, error))
-        return committed, failed
-
     def _reject(self, queued: _Queued, error: Exception) -> None:
         log.error(
             "ingest: setting aside envelope %r (seq %d): %s",
@@ -284,8 +336,13 @@ class IngestService:
         )
         self._rejected_dir.mkdir(parents=True, exist_ok=True)
         stem = self._rejected_dir / f"{queued.seq:020d}"
-        stem.with_suffix(".envelope").write_bytes(queued.envelope.body)
-        meta = orjson.loads(encode_envelope(replace(queued.envelope, body=b"")).split(b"\n")[0])
+        envelope = queued.envelope
+        if isinstance(envelope, _Undecodable):
+            stem.with_suffix(".envelope").write_bytes(envelope.payload)
+            meta: dict[str, object] = {"name": None}
+        else:
+            stem.with_suffix(".envelope").write_bytes(envelope.body)
+            meta = request_fields(envelope)
         meta["error"] = f"{type(error).__name__}: {error}"
         stem.with_suffix(".json").write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
 

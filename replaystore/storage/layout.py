@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from replaystore.errors import ReplayStoreError
 from replaystore.storage import schema
 
 RAW_TABLES = ("segments", "clicks", "links", "archives")
@@ -31,6 +33,23 @@ def is_blob_key(project_id: object, replay_id: object, segment_id: object = 0) -
     )
 
 
+def normalize_root(root: str) -> str:
+    """The one spelling of a store's root, so every spelling shares one journal, writer lock
+    and catalog: a local store (relative or absolute path, `file://` URL, `~`, trailing slash,
+    symlink) is its absolute real path; any other URL only loses its trailing slashes."""
+    if root.startswith("file:"):
+        parts = urllib.parse.urlsplit(root)
+        if parts.netloc not in ("", "localhost"):
+            raise ReplayStoreError(
+                f"{root!r} names a file on host {parts.netloc!r}: a file:// URL must name a "
+                "local path (file:///absolute/path)"
+            )
+        root = urllib.parse.unquote(parts.path) or "/"
+    elif "://" in root:
+        return root.rstrip("/")
+    return os.path.realpath(os.path.expanduser(root))
+
+
 def table_schema(table: str) -> object:
     """The Arrow schema of a stored table (the recent tier shares the summary's)."""
     return schema.REPLAYS if table == "replays_recent" else schema.TABLES[table]
@@ -40,20 +59,19 @@ def table_schema(table: str) -> object:
 class Layout:
     """Paths of one store: Delta tables, recording blobs, the manifest and the writer lock."""
 
-    root: str  # absolute local path, or a URL such as s3://bucket/prefix
+    root: str  # normalize_root's spelling: a real absolute path, or a URL (s3://bucket/prefix)
     fs: fsspec.AbstractFileSystem
 
     @classmethod
     def for_root(cls, root: str, fs: fsspec.AbstractFileSystem | None = None) -> Layout:
-        if "://" not in root:
-            root = os.path.abspath(root)
+        root = normalize_root(root)
         if fs is None:
             fs, _ = fsspec.url_to_fs(root)
-        return cls(root=root.rstrip("/"), fs=fs)
+        return cls(root=root, fs=fs)
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.root or self.root.startswith("file://")
+        return "://" not in self.root
 
     def table_uri(self, table: str) -> str:
         return f"{self.root}/tables/{table}"

@@ -1,4 +1,4 @@
-"""The published manifest (table -> Delta version) and the writer lock.
+"""The published manifest (table -> Delta version); the writer lock is in `lock.py`.
 
 Readers only ever read tables at the manifest's versions, so a batch becomes visible in every
 table at once when the manifest is replaced (write-temp-then-rename, atomic on POSIX; a single
@@ -7,12 +7,8 @@ PUT on an object store).
 
 from __future__ import annotations
 
-import fcntl
 import os
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import fsspec
@@ -80,30 +76,3 @@ def publish_manifest(path: str, manifest: Manifest, storage_options: dict | None
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-class WriterLock:
-    """One writer at a time per store: a thread lock plus, on local disk, an flock across
-    processes (two writers publishing out of order could hide each other's commits)."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._thread_lock = threading.RLock()
-        self._depth = 0
-        self._fd: int | None = None
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self._depth == 0 and _is_local(self._path):
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0 and self._fd is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-                    os.close(self._fd)
-                    self._fd = None

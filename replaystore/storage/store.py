@@ -2,29 +2,68 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import fsspec
 from deltalake import DeltaTable
+from prometheus_client import Counter, Gauge, Histogram
 
+from replaystore.errors import ReplayStoreError
+from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.blobs import BlobStore
 from replaystore.storage.layout import ALL_TABLES, Layout
+from replaystore.storage.lock import (
+    FileLease,
+    NoWriterLock,
+    StoreNotWritable,
+    WriterLock,
+    shared_writer_lock,
+)
 from replaystore.storage.manifest import (
     Manifest,
-    WriterLock,
     manifest_token,
     publish_manifest,
     read_manifest,
 )
 from replaystore.storage.properties import DEFAULT_RETENTION
 from replaystore.storage.snapshot import Snapshot, SnapshotReader, file_month
-from replaystore.storage.tables import open_all
+from replaystore.storage.tables import COMMIT, made_by_replaystore, open_all
 from replaystore.storage.views import register_views, snapshot_files
+
+log = logging.getLogger(__name__)
 
 # DuckDB settings for the store's own scans (ingest dedupe, summaries, compaction).
 SCAN_CONFIG = {"threads": 2, "memory_limit": "1GB"}
+
+COMMIT_SECONDS = Histogram(
+    "replaystore_commit_seconds",
+    "Time of one store write (an ingest batch: Delta commits and the manifest publish)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
+TABLE_FILES = Gauge(
+    "replaystore_table_files",
+    "Live data files per table in the published snapshot the server reads",
+    ["table"],
+    registry=REGISTRY,
+)
+# Incremented by every maintenance task: `compact` here, the writer's background tasks too.
+MAINTENANCE_RUNS = Counter(
+    "replaystore_maintenance_runs",
+    "Maintenance runs by task (compact, merge, fold, vacuum, retention...) and outcome",
+    ["task", "outcome"],
+    registry=REGISTRY,
+)
+
+
+class StoreNotFound(ReplayStoreError):
+    """A read command (or `create=False`) was pointed at a folder that holds no store."""
+
+    status = 404
 
 
 class Store:
@@ -35,12 +74,15 @@ class Store:
         layout: Layout,
         storage_options: dict | None,
         tables: dict[str, DeltaTable],
+        *,
+        read_only: bool = False,
     ) -> None:
         self.layout = layout
         self.storage_options = storage_options
         self.tables = tables
+        self.read_only = read_only
         self.blobs = BlobStore(layout)
-        self.lock = WriterLock(layout.lock_path)
+        self.lock: WriterLock | NoWriterLock = _writer_lock(layout, read_only)
         self._reader = SnapshotReader({t: layout.table_uri(t) for t in ALL_TABLES}, storage_options)
         self._cached: tuple[object, Snapshot] | None = None
         self._last_now = datetime.min.replace(tzinfo=UTC)
@@ -53,16 +95,36 @@ class Store:
         *,
         storage_options: dict | None = None,
         filesystem: fsspec.AbstractFileSystem | None = None,
+        read_only: bool = False,
+        create: bool = True,
     ) -> Store:
-        """Open (creating on first use) the store at root, a local path or a URL.
+        """Open the store at root, a local path or a URL; every spelling of one local folder
+        (relative, absolute, `file://`, symlinked) is the same store.
 
+        A new store is created on first use unless `create=False` or `read_only`, which raise
+        StoreNotFound instead. A read-only store never takes the writer lock and refuses every
+        write. Opening takes no lock: each write takes the writer lock (StoreLocked when another
+        process holds it), and a long-lived writer holds it with `store.lock.acquire()`.
         `storage_options` go to deltalake; `filesystem` (default: fsspec for root) holds blobs.
         """
         layout = Layout.for_root(root, filesystem)
+        exists = read_manifest(layout.manifest_path, storage_options) is not None
+        if not exists and (read_only or not create):
+            raise StoreNotFound(f"no replay store at {layout.root}")
+        if read_only:
+            return cls(layout, storage_options, {}, read_only=True)
+        if exists:
+            return cls(layout, storage_options, open_all(layout, storage_options))
+        lock = _writer_lock(layout, read_only=False)
         if layout.is_local:
-            layout.fs.makedirs(layout.root, exist_ok=True)
-        store = cls(layout, storage_options, open_all(layout, storage_options))
-        with store.lock.hold():
+            try:
+                layout.fs.makedirs(layout.root, exist_ok=True)
+            except OSError as error:
+                raise StoreNotWritable(
+                    f"cannot create a store at {layout.root}: {error.strerror or error}"
+                ) from None
+        with lock.hold():
+            store = cls(layout, storage_options, open_all(layout, storage_options))
             store.recover()
         return store
 
@@ -83,6 +145,8 @@ class Store:
             return cached[1]
         snapshot = self._reader.read(manifest)
         self._cached = (token, snapshot)
+        for table, files in snapshot.files.items():
+            TABLE_FILES.labels(table=table).set(len(files))
         return snapshot
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -97,7 +161,8 @@ class Store:
     # -- writing (each entry point lives in its own module) --------------------------------
 
     def write(self, batch: WriteBatch) -> WriteResult:
-        return write_batch(self, batch)
+        with COMMIT_SECONDS.time():
+            return write_batch(self, batch)
 
     def delete_replay(
         self, project_id: int, replay_id: str, *, now: datetime | None = None
@@ -105,7 +170,15 @@ class Store:
         return delete_replay(self, project_id, replay_id, now=now)
 
     def compact(self, *, retention: timedelta = DEFAULT_RETENTION) -> CompactResult:
-        return compact(self, retention=retention)
+        started = time.monotonic()
+        try:
+            result = compact(self, retention=retention)
+        except Exception:
+            MAINTENANCE_RUNS.labels(task="compact", outcome="failed").inc()
+            raise
+        MAINTENANCE_RUNS.labels(task="compact", outcome="done").inc()
+        log.info("maintenance: compact in %.1f s: %s", time.monotonic() - started, result)
+        return result
 
     # -- helpers for the writers (call with self.lock held) --------------------------------
 
@@ -117,16 +190,41 @@ class Store:
         return current
 
     def recover(self) -> Manifest:
-        """Undo Delta commits that a crashed writer made but never published, then make sure
-        the manifest names every table's latest version."""
+        """Roll back what a failed or crashed write of this store left unpublished, then make
+        sure the manifest names every table's latest version. Call with self.lock held.
+
+        The rule: a Delta commit above the published version is rolled back only when it bears
+        replaystore's writer tag (tables.WRITER_TAG) and no commit of another program follows
+        it. Holding the writer lock proves that no other replaystore writer of this store is
+        alive, and this process runs no write while this one holds the lock, so a tagged
+        unpublished commit belongs to a write that died before its publish: its envelopes are
+        still journaled (or the caller saw the error) and are written again, whole. A commit
+        without the tag was made by another program (Spark, a deltalake script): it is never
+        undone; it and the tagged commits before it are published as they are.
+        """
         manifest = read_manifest(self.layout.manifest_path, self.storage_options)
         for dt in self.tables.values():
             dt.update_incremental()
         if manifest is not None:
             for name, version in manifest.versions.items():
                 dt = self.tables[name]
-                if dt.version() > version and _files_differ(dt, version, self.storage_options):
-                    dt.restore(version)
+                latest = dt.version()
+                if latest <= version:
+                    continue
+                history = dt.history(latest - version)
+                foreign = [h["version"] for h in history if not made_by_replaystore(h)]
+                keep = max(foreign, default=version)
+                if keep > version:
+                    log.warning(
+                        "table %s: publishing %d commit(s) made by another program (v%d-v%d)",
+                        name,
+                        keep - version,
+                        version + 1,
+                        keep,
+                    )
+                if latest > keep and _files_differ(dt, keep, self.storage_options):
+                    log.info("table %s: rolling back unpublished v%d-v%d", name, keep + 1, latest)
+                    dt.restore(keep, commit_properties=COMMIT)
         return self.publish(manifest)
 
     def publish(self, previous: Manifest | None = None) -> Manifest:
@@ -154,6 +252,28 @@ class Store:
             self._scan = duckdb.connect(config=dict(SCAN_CONFIG))
         register_views(self._scan, files)
         return self._scan
+
+
+def _writer_lock(layout: Layout, read_only: bool) -> WriterLock | NoWriterLock:
+    if read_only:
+        return NoWriterLock(layout.root)
+    if layout.is_local:
+        return shared_writer_lock(layout.root, lambda: FileLease(layout.lock_path, layout.root))
+    # Object storage: exclusion within this process only, until its lease exists.
+    return shared_writer_lock(layout.root, _ProcessLease)
+
+
+class _ProcessLease:
+    """A lease that excludes nobody outside this process (object stores, for now)."""
+
+    def acquire(self, holder: object) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+    def holder(self) -> None:
+        return None
 
 
 def _files_differ(dt: DeltaTable, version: int, storage_options: dict | None) -> bool:

@@ -17,8 +17,16 @@ from replaystore.storage.properties import PARTITION_BY, WRITER_PROPERTIES, tabl
 
 T = TypeVar("T")
 
+# Every commit replaystore makes carries this in its commitInfo: recovery rolls back only
+# unpublished commits that bear it (Store.recover), never another program's.
+WRITER_TAG = {"replaystore.writer": "replaystore"}
 # Blind appends from several processes need more than the default 15 retries (notes §4.3).
-COMMIT = CommitProperties(max_commit_retries=100)
+COMMIT = CommitProperties(max_commit_retries=100, custom_metadata=dict(WRITER_TAG))
+
+
+def made_by_replaystore(commit_info: dict) -> bool:
+    """True for a commit (a `DeltaTable.history()` entry) that a replaystore writer made."""
+    return all(commit_info.get(k) == v for k, v in WRITER_TAG.items())
 
 
 def open_or_create(layout: Layout, table: str, storage_options: dict | None) -> DeltaTable:

@@ -1,4 +1,4 @@
-"""The durable ingest service: batching, validation up front, retries, poison, crash recovery."""
+"""The durable ingest service: batching, validation up front, whole retries, crash recovery."""
 
 from __future__ import annotations
 
@@ -75,12 +75,14 @@ class MemoryStore:
     def __init__(self, fail=lambda batch: False) -> None:
         self.fail = fail
         self.batches: list[list[tuple[str, int]]] = []
+        self.attempted: list[set[tuple[str, int]]] = []
         self.attempts = 0
         self.lock = threading.Lock()
 
     def write(self, batch: WriteBatch) -> None:
         with self.lock:
             self.attempts += 1
+            self.attempted.append(set(segment_keys(batch)))
             if self.fail(batch):
                 raise OSError("store unavailable")
             self.batches.append(segment_keys(batch))
@@ -183,63 +185,99 @@ def test_commits_without_flush_after_max_delay(tmp_path: Path) -> None:
         assert store.stored() == {(replay_id, 0)}
 
 
-def test_store_outage_is_retried_without_loss(tmp_path: Path) -> None:
+def test_store_outage_is_retried_whole_without_loss(tmp_path: Path) -> None:
     outage = threading.Event()
     outage.set()
     retried = threading.Event()
     ids = [new_id() for _ in range(5)]
 
     def fail(batch: WriteBatch) -> bool:
-        # The batch, then each of the 5 alone, then again after a backoff.
-        if store.attempts > 2 * (1 + len(ids)):
+        if store.attempts > 3:
             retried.set()
         return outage.is_set()
 
     store = MemoryStore(fail=fail)
-    with IngestService(store, tmp_path / "journal", retry_delay=0.01, max_retry_delay=0.05) as svc:
+    # A delay far beyond the test: the five envelopes form one (full) group.
+    with IngestService(
+        store,
+        tmp_path / "journal",
+        max_batch=len(ids),
+        max_delay=3600,
+        retry_delay=0.01,
+        max_retry_delay=0.05,
+    ) as svc:
         for replay_id in ids:
             svc.submit(envelope_input(replay_id))
-        assert retried.wait(60)
         assert not svc.flush(timeout=0)
+        assert retried.wait(60)
         outage.clear()
         assert svc.flush(timeout=30)
     assert store.stored() == {(r, 0) for r in ids}
+    # Every attempt wrote the whole group, never a part of it.
+    assert all(keys == {(r, 0) for r in ids} for keys in store.attempted)
     assert not (tmp_path / "journal" / REJECTED_DIR).exists()
 
 
-def test_a_poison_envelope_is_set_aside_and_the_others_commit(tmp_path: Path) -> None:
-    poison_id = new_id()
-    store = MemoryStore(fail=lambda batch: any(r == poison_id for r, _ in segment_keys(batch)))
-    good = [new_id(), new_id()]
-    with IngestService(store, tmp_path / "journal", max_delay=3600) as service:
-        service.submit(envelope_input(good[0]))
-        service.submit(envelope_input(poison_id))
-        service.submit(envelope_input(good[1]))
-        assert service.flush(timeout=30)
-    assert store.stored() == {(good[0], 0), (good[1], 0)}
-    rejected = sorted((tmp_path / "journal" / REJECTED_DIR).iterdir())
-    assert [p.suffix for p in rejected] == [".envelope", ".json"]
-    assert poison_id.encode() in rejected[0].read_bytes()
-    meta = orjson.loads(rejected[1].read_bytes())
-    assert meta["name"] == f"{poison_id}-0"
-    assert "store unavailable" in meta["error"]
+def test_a_store_failure_never_sets_an_envelope_aside(tmp_path: Path) -> None:
+    """A store that keeps refusing one envelope's batch (a conflict, an I/O error) is retried
+    until it takes it: the acknowledged envelope is never given up, nor are its neighbours."""
+    unlucky, others = new_id(), [new_id(), new_id()]
+    refusals = [0]
+
+    def fail(batch: WriteBatch) -> bool:
+        if any(r == unlucky for r, _ in segment_keys(batch)) and refusals[0] < 6:
+            refusals[0] += 1
+            return True
+        return False
+
+    store = MemoryStore(fail=fail)
+    with IngestService(
+        store, tmp_path / "journal", max_delay=3600, retry_delay=0.01, max_retry_delay=0.02
+    ) as service:
+        for replay_id in (others[0], unlucky, others[1]):
+            service.submit(envelope_input(replay_id))
+        assert service.flush(timeout=60)
+    assert refusals[0] == 6
+    assert store.stored() == {(r, 0) for r in (unlucky, *others)}
+    assert not (tmp_path / "journal" / REJECTED_DIR).exists()
     assert Journal(tmp_path / "journal").pending() == []
 
 
-def test_a_lone_poison_envelope_waits_for_proof_then_is_set_aside(tmp_path: Path) -> None:
-    poison_id = new_id()
-    store = MemoryStore(fail=lambda batch: any(r == poison_id for r, _ in segment_keys(batch)))
-    with IngestService(
-        store, tmp_path / "journal", max_delay=0, retry_delay=0.01, max_retry_delay=0.02
-    ) as service:
-        service.submit(envelope_input(poison_id))
-        # Alone, a failure could be the store being down: it is kept and retried.
-        assert not service.flush(timeout=0.2)
-        healthy = new_id()
-        service.submit(envelope_input(healthy))
+def _journal_records(journal_dir: Path, payloads: list[bytes]) -> None:
+    journal = Journal(journal_dir)
+    for payload in payloads:
+        journal.append(payload)
+    journal.close()
+
+
+def test_a_journaled_envelope_that_no_longer_parses_is_set_aside(tmp_path: Path) -> None:
+    """Only an envelope this code cannot parse is set aside: one journaled by another version
+    (here an envelope body that is not an envelope, and a record that is no envelope record)."""
+    good = new_id()
+    journal_dir = tmp_path / "journal"
+    unparseable = EnvelopeInput(body=b"not an envelope", project_id=PROJECT_ID, name="old")
+    _journal_records(
+        journal_dir,
+        [
+            encode_envelope(envelope_input(good)),
+            encode_envelope(unparseable),
+            b"\x00 not a journal payload",
+        ],
+    )
+    store = MemoryStore()
+    with IngestService(store, journal_dir) as service:
+        assert service.replayed == 3
         assert service.flush(timeout=30)
-    assert store.stored() == {(healthy, 0)}
-    assert len(list((tmp_path / "journal" / REJECTED_DIR).glob("*.envelope"))) == 1
+    assert store.stored() == {(good, 0)}
+    rejected = sorted((journal_dir / REJECTED_DIR).iterdir())
+    assert [p.name for p in rejected] == [
+        f"{seq:020d}{suffix}" for seq in (2, 3) for suffix in (".envelope", ".json")
+    ]
+    assert rejected[0].read_bytes() == b"not an envelope"
+    meta = orjson.loads(rejected[1].read_bytes())
+    assert meta["name"] == "old" and meta["error"].startswith("IngestError")
+    assert rejected[2].read_bytes() == b"\x00 not a journal payload"
+    assert Journal(journal_dir).pending() == []
 
 
 def test_uncommitted_envelopes_are_replayed_on_restart(tmp_path: Path) -> None:
@@ -316,14 +354,13 @@ def test_sigkill_after_acknowledgement_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_a_failure_while_setting_aside_requeues_the_group(tmp_path: Path) -> None:
-    poison_id, good_id = new_id(), new_id()
-    store = MemoryStore(fail=lambda batch: any(r == poison_id for r, _ in segment_keys(batch)))
+    good_id = new_id()
     journal_dir = tmp_path / "journal"
-    journal_dir.mkdir()
+    bad = EnvelopeInput(body=b"not an envelope", project_id=PROJECT_ID, name="old")
+    _journal_records(journal_dir, [encode_envelope(envelope_input(good_id)), encode_envelope(bad)])
     (journal_dir / REJECTED_DIR).write_text("a file where the folder should be")
+    store = MemoryStore()
     with IngestService(store, journal_dir, max_delay=3600, max_retry_delay=0.02) as service:
-        service.submit(envelope_input(good_id))
-        service.submit(envelope_input(poison_id))
         assert not service.flush(timeout=0.3)
         (journal_dir / REJECTED_DIR).unlink()
         assert service.flush(timeout=30)

@@ -1,7 +1,7 @@
 """Crash safety: `replaystore serve` is SIGKILLed at random moments while several threads post
-envelopes, and `replaystore compact` runs are SIGKILLed mid-way; after each kill the server is
-restarted. In the end every acknowledged (200) segment is served exactly once, and the store
-opens cleanly with no duplicate rows.
+envelopes, and `replaystore compact` runs (between two servers: one writer at a time) are
+SIGKILLed mid-way; after each kill the server is restarted. In the end every acknowledged (200)
+segment is served exactly once, and the store opens cleanly with no duplicate rows.
 
 The seed of the random moments is printed; REPLAYSTORE_CRASH_SEED replays a run.
 """
@@ -68,18 +68,20 @@ class Poster(threading.Thread):
 
 
 def _round(server: ServerProcess, rng: random.Random, posters: list[Poster], compact: bool):
-    """Let the posters run, maybe start a compaction, then SIGKILL at a random moment."""
+    """Let the posters run, SIGKILL the server at a random moment, then maybe run a compaction
+    (the store's writer now) and SIGKILL it at a random moment too."""
     server.start()
-    time.sleep(rng.uniform(0.3, 1.5))
-    compactor = compact_process(server.data) if compact else None
-    time.sleep(rng.uniform(0.05, 1.5))
-    if compactor is not None and compactor.poll() is None:
-        compactor.send_signal(signal.SIGKILL)
+    time.sleep(rng.uniform(0.3, 3.0))
     server.kill()
-    if compactor is not None:
-        compactor.wait(timeout=120)
-        return compactor.returncode == -signal.SIGKILL
-    return False
+    if not compact:
+        return False
+    compactor = compact_process(server.data)
+    time.sleep(rng.uniform(0.5, 3.0))
+    if compactor.poll() is None:
+        compactor.send_signal(signal.SIGKILL)
+    compactor.wait(timeout=120)
+    assert compactor.returncode in (0, -signal.SIGKILL), server.data.parent / "compact.log"
+    return compactor.returncode == -signal.SIGKILL
 
 
 def _served(wire: Wire, replay_id: str) -> tuple[list[int], int | None]:
