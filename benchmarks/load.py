@@ -257,7 +257,7 @@ if __name__ == "__main__":
 def relayout(root: Path) -> float:
     """Rewrite every month of the base tier with the current WriterProperties through the
     product's compaction rewrite (after a layout change); returns the seconds it took."""
-    from replaystore.storage.compact import _month_rows
+    from replaystore.storage.compact import month_rows
     from replaystore.storage.snapshot import file_month
 
     store = Store.open(str(root))
@@ -268,7 +268,7 @@ def relayout(root: Path) -> float:
         months = sorted({m for f in files["replays"] if (m := file_month(f)) is not None})
         for month in months:
             write_sorted_month(
-                store.tables["replays"], store.tables["tags"], con, _month_rows(month), month
+                store.tables["replays"], store.tables["tags"], con, month_rows(month), month
             )
         store.publish()
     store.compact()

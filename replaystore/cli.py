@@ -7,13 +7,17 @@ import csv
 import ipaddress
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from replaystore.catalog import Catalog
 from replaystore.errors import ReplayStoreError
+
+if TYPE_CHECKING:
+    from replaystore.storage.maintenance import MaintenanceSettings
 
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +30,36 @@ def _server_args(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--threads", type=int, default=8, help="worker threads")
 
 
+def _maintenance_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retention-days",
+        type=_positive_int,
+        default=90,
+        help="remove replays that started more than N days ago (default 90, as Sentry)",
+    )
+    parser.add_argument(
+        "--file-retention-minutes",
+        type=_positive_int,
+        default=10,
+        help="keep replaced data files this long for readers of older snapshots (default 10)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _maintenance_settings(args: argparse.Namespace) -> MaintenanceSettings:
+    from replaystore.storage.maintenance import MaintenanceSettings
+
+    return MaintenanceSettings(
+        retention_days=args.retention_days,
+        file_retention=timedelta(minutes=args.file_retention_minutes),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replaystore", description="Session replays as Parquet, served as the Sentry API."
@@ -36,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(serve)
     _server_args(serve, 8000)
     serve.add_argument("--no-auth", action="store_true", help="no bearer tokens (loopback only)")
+    _maintenance_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -92,7 +127,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.no_auth and not ipaddress.ip_address(_resolve(args.host)).is_loopback:
         print("error: --no-auth is only allowed on a loopback address", file=sys.stderr)
         return 2
-    serve(args.data, args.host, args.port, auth=not args.no_auth, threads=args.threads)
+    serve(
+        args.data,
+        args.host,
+        args.port,
+        auth=not args.no_auth,
+        threads=args.threads,
+        maintenance=_maintenance_settings(args),
+    )
     return 0
 
 

@@ -31,6 +31,7 @@ from replaystore.engine import Engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, build_batch
 from replaystore.ingest.service import IngestService
+from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
 from replaystore.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -195,13 +196,24 @@ def _bearer(headers: dict[str, str]) -> str | None:
 class WsgiApp:
     """The WSGI callable over one data folder."""
 
-    def __init__(self, data_dir: str, *, auth: bool = True, ingest: Ingest | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        *,
+        auth: bool = True,
+        ingest: Ingest | None = None,
+        maintenance: MaintenanceSettings | None = None,
+    ) -> None:
         self.store = Store.open(data_dir)
         self.catalog = Catalog(data_dir)
         self.auth = auth
         engine = Engine(self.store)
         self.api = Api(
             self.store, engine, self.catalog, ingest or _default_ingest(data_dir, self.store)
+        )
+        # The writer maintains its own store in the background (SPEC §6).
+        self.maintenance = (
+            Maintenance(self.store, maintenance).start() if maintenance is not None else None
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -305,9 +317,16 @@ _REASONS = {
 }
 
 
-def make_app(data_dir: str, *, auth: bool = True, ingest: Ingest | None = None) -> WsgiApp:
-    """The WSGI app serving the store in `data_dir` (SPEC §1 routes)."""
-    return WsgiApp(data_dir, auth=auth, ingest=ingest)
+def make_app(
+    data_dir: str,
+    *,
+    auth: bool = True,
+    ingest: Ingest | None = None,
+    maintenance: MaintenanceSettings | None = None,
+) -> WsgiApp:
+    """The WSGI app serving the store in `data_dir` (SPEC §1 routes); with `maintenance`
+    settings it also runs the store's background maintenance."""
+    return WsgiApp(data_dir, auth=auth, ingest=ingest, maintenance=maintenance)
 
 
 def _is_loopback(host: str) -> bool:
@@ -319,9 +338,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(data_dir: str, host: str, port: int, *, auth: bool = True, threads: int = 8) -> None:
-    """Serve the HTTP API with waitress until interrupted; no auth only on loopback (SPEC §2)."""
+def serve(
+    data_dir: str,
+    host: str,
+    port: int,
+    *,
+    auth: bool = True,
+    threads: int = 8,
+    maintenance: MaintenanceSettings | None = None,
+) -> None:
+    """Serve the HTTP API with waitress until interrupted; no auth only on loopback (SPEC §2).
+    The server maintains its store (default settings unless given)."""
     if not auth and not _is_loopback(host):
         raise ValueError("--no-auth is only allowed on a loopback address")
-    app = make_app(data_dir, auth=auth)
+    app = make_app(data_dir, auth=auth, maintenance=maintenance or MaintenanceSettings())
     waitress.serve(app, host=host, port=port, threads=threads, ident="replaystore")

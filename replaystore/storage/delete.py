@@ -10,6 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.storage import schema
+from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT
@@ -24,8 +25,7 @@ def delete_replay(
     store: Store, project_id: int, replay_id: str, *, now: datetime | None = None
 ) -> bool:
     """False when the replay is already archived; else purge it and return True."""
-    with store.lock.hold():
-        store.recover()
+    with store.writing():
         when = now or store.now()
         updated = store.now()  # the newest summary wins, whatever `now` the caller passed
         key = [(project_id, replay_id)]
@@ -57,7 +57,9 @@ def delete_replay(
 
 
 def _all_files(store: Store) -> dict[str, list[str]]:
-    return {t: store.latest_files(t) for t in store.tables}
+    # Raw tables only: the summary is computed from them, and the summary tables may be
+    # under a background fold (storage/maintenance.py) meanwhile.
+    return {t: store.latest_files(t) for t in RAW_TABLES}
 
 
 def _rows_of(

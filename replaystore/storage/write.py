@@ -47,8 +47,7 @@ class WriteResult:
 def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
     if batch.is_empty():
         return WriteResult()
-    with store.lock.hold():
-        store.recover()
+    with store.writing():
         incoming = batch.tables()
         months = _months_near(incoming)
         keys = _batch_keys(incoming, batch)
