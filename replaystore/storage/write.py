@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
+from prometheus_client import Histogram
 from sqlglot import exp
+
+from replaystore.metrics import REGISTRY
 
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
@@ -33,6 +36,13 @@ SORT_ORDER: dict[str, tuple[str, ...]] = {
 
 Key = tuple[int, str]
 
+WRITE_SECONDS = Histogram(
+    "replaystore_store_write_seconds",
+    "Time of one store write (an ingest commit), writer lock included.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10),
+    registry=REGISTRY,
+)
+
 
 @dataclass(frozen=True)
 class WriteResult:
@@ -47,7 +57,7 @@ class WriteResult:
 def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
     if batch.is_empty():
         return WriteResult()
-    with store.writing():
+    with WRITE_SECONDS.time(), store.writing():
         incoming = batch.tables()
         months = _months_near(incoming)
         keys = _batch_keys(incoming, batch)
