@@ -64,7 +64,7 @@ from replaystore.storage.properties import (
     writer_properties,
 )
 from replaystore.storage.store import SCAN_CONFIG
-from replaystore.storage.tables import COMMIT, retry_on_conflict
+from replaystore.storage.tables import COMMIT, append, retry_on_conflict
 from replaystore.storage.views import register_views
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MERGED_TABLES = (*RAW_TABLES, "replays_recent")  # written by every commit: merged by size
+# written by every commit: merged by size
+MERGED_TABLES = (*RAW_TABLES, "replays_recent", "recordings")
 FOLDED = ("replays", "tags")  # written only by the fold
 
 RUNS = Counter(
@@ -123,6 +124,7 @@ class RunReport:
     """What one maintenance run did (logged as one line)."""
 
     merged: dict[str, int] = field(default_factory=dict)  # "table/month" -> files replaced
+    packs_merged: int = 0  # recording packs merged into bigger ones
     folded_rows: int = 0
     fold_months: list[str] = field(default_factory=list)
     expired: int = 0
@@ -130,13 +132,16 @@ class RunReport:
     seconds: float = 0.0
 
     def did_something(self) -> bool:
-        return bool(self.merged or self.folded_rows or self.expired or self.vacuumed)
+        return bool(
+            self.merged or self.packs_merged or self.folded_rows or self.expired or self.vacuumed
+        )
 
     def line(self) -> str:
         merged = ",".join(f"{k}:{v}" for k, v in sorted(self.merged.items())) or "-"
         folds = ",".join(self.fold_months) or "-"
         return (
-            f"maintenance: merged {merged}; folded {self.folded_rows} rows ({folds}); "
+            f"maintenance: merged {merged}; {self.packs_merged} packs merged; "
+            f"folded {self.folded_rows} rows ({folds}); "
             f"expired {self.expired} replays; vacuumed {self.vacuumed} files; "
             f"{self.seconds:.2f}s"
         )
@@ -160,6 +165,7 @@ class Maintenance:
         self._last_vacuum = time.monotonic()
         self._last_retention = 0.0
         self._configured = False
+        self._superseded: set[str] = set()  # packs merged away, deleted by the blob vacuum
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -195,6 +201,7 @@ class Maintenance:
             self._configure()
         for table in MERGED_TABLES:
             report.merged.update(self._merge(table))
+        report.packs_merged = self._run("packs", self._merge_packs) or 0
         self._fold(report)
         now = time.monotonic()
         if self.settings.retention_days is not None and (
@@ -266,6 +273,34 @@ class Maintenance:
             if done:
                 merged[f"{table}/{month}"] = done
                 self._publish()
+        return merged
+
+    def _merge_packs(self) -> int:
+        """Merge each month folder's small recording packs when there are `max_small_files`
+        of them, or two or more with the oldest `small_file_age` old."""
+        s = self.settings
+        now = time.time()
+        merged = 0
+        for packs in self.store.blobs.small_packs().values():
+            candidates = [(p, t) for p, t in packs if p not in self._superseded]
+            oldest = min((t for _, t in candidates), default=now)
+            due = len(candidates) >= s.max_small_files or (
+                len(candidates) >= 2 and now - oldest >= s.small_file_age
+            )
+            if not due:
+                continue
+            names = [p for p, _ in candidates]
+            store = self.store
+            # Under the lock: small packs are a few MB, and a deletion must not purge a
+            # replay while its bytes are being copied into a new pack.
+            with store.lock.hold():
+                store.refresh(("recordings",))
+                index = store.latest_files("recordings")
+                moved = store.blobs.merge_packs(index, names, store.now())
+                append(store.tables["recordings"], moved)
+                store.publish()
+            self._superseded.update(names)
+            merged += len(names)
         return merged
 
     def _publish(self) -> None:
@@ -355,6 +390,11 @@ class Maintenance:
             removed += vacuum_table(dt, retention)
             dt.cleanup_metadata()
         self._publish()
+        index = self._tables["recordings"]
+        index.update_incremental()
+        removed += self.store.blobs.vacuum(index.file_uris(), retention)
+        live = set(self.store.blobs.small_packs_names())
+        self._superseded &= live
         removed += sweep(self.store, retention)
         return removed
 

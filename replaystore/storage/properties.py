@@ -71,6 +71,7 @@ STATS_COLUMNS: dict[str, str] = {
     "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "tags": "project_id,started_at",
+    "recordings": "project_id,written_at",
 }
 
 

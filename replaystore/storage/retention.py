@@ -18,6 +18,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
+from replaystore.storage.delete import purge_blobs
 from replaystore.storage.layout import ALL_TABLES, RAW_TABLES
 from replaystore.storage.properties import writer_properties
 from replaystore.storage.store import SCAN_CONFIG
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 # The column each table's age is judged by (summary rows: when the replay started).
 AGE_COLUMN = {t: "timestamp" for t in RAW_TABLES} | {
+    "recordings": "written_at",
     "replays": "started_at",
     "replays_recent": "started_at",
     "tags": "started_at",
@@ -59,12 +61,13 @@ def expire(store: Store, cutoff: datetime) -> int:
         }
     )
     for table, dt in tables.items():
-        _remove(dt, table, source, cutoff)
-    for project_id, replay_id in keys:
-        store.blobs.delete_replay(project_id, replay_id)
+        if table != "recordings":  # the blob purge below removes the index rows
+            _remove(dt, table, source, cutoff)
     with store.lock.hold():
         store.refresh()
+        purge = purge_blobs(store, set(keys), store.now())
         store.publish()
+    store.blobs.remove_packs(purge.packs)
     return len(keys)
 
 

@@ -101,7 +101,18 @@ class Store:
         return con
 
     def read_blob(self, project_id: int, replay_id: str, segment_id: int) -> bytes | None:
-        return self.blobs.read(project_id, replay_id, segment_id)
+        """One recording body, from the pack the current snapshot's index names."""
+        for attempt in range(3):
+            snapshot = self.snapshot()
+            index = (snapshot.seq, list(snapshot.files.get("recordings", ())))
+            try:
+                return self.blobs.read(project_id, replay_id, segment_id, index)
+            except FileNotFoundError:
+                # The pack was merged or purged after that snapshot: look again, newer.
+                if attempt == 2:
+                    return None
+                self._cached = None
+        return None
 
     # -- writing (each entry point lives in its own module) --------------------------------
 

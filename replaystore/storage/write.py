@@ -12,7 +12,6 @@ from prometheus_client import Histogram
 from sqlglot import exp
 
 from replaystore.metrics import REGISTRY
-
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.layout import RAW_TABLES
@@ -68,9 +67,10 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
         new_rows, replaced = _new_rows(con, incoming, keys)
         archived = _archived_keys(con, keys)
         blobs = [b for b in batch.blobs if (b.project_id, b.replay_id) not in archived]
-        blobs_written = store.blobs.put_all(blobs)
+        packed = store.blobs.pack(blobs, store.latest_files("recordings"), store.now())
         for table in RAW_TABLES[:3]:
             append(store.tables[table], new_rows[table])
+        append(store.tables["recordings"], packed)
         merge_rows(store.tables["clicks"], replaced, schema.KEYS["clicks"])
         touched = sorted(_keys_of(*new_rows.values(), replaced))
         summaries = _summaries(store, touched, months) if touched else None
@@ -82,7 +82,7 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
     written["replays"] = summaries.num_rows if summaries is not None else 0
     skipped = {t: incoming[t].num_rows - written[t] for t in incoming}
     return WriteResult(
-        written=written, skipped=skipped, blobs_written=blobs_written, touched=tuple(touched)
+        written=written, skipped=skipped, blobs_written=packed.num_rows, touched=tuple(touched)
     )
 
 
