@@ -163,7 +163,7 @@ class Maintenance:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_vacuum = time.monotonic()
-        self._last_retention = 0.0
+        self._last_retention: float | None = None  # first run: at once
         self._configured = False
         self._superseded: set[str] = set()  # packs merged away, deleted by the blob vacuum
 
@@ -205,7 +205,8 @@ class Maintenance:
         self._fold(report)
         now = time.monotonic()
         if self.settings.retention_days is not None and (
-            now - self._last_retention >= self.settings.retention_every
+            self._last_retention is None
+            or now - self._last_retention >= self.settings.retention_every
         ):
             self._last_retention = now
             report.expired = self._run("retention", self._expire) or 0
