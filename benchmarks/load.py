@@ -211,7 +211,10 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
                 for table, rows in batch.tables().items():
                     append(store.tables[table], rows)
                     counts[table] += rows.num_rows
-                counts["blobs"] += store.blobs.put_all(batch.blobs)
+                # a fresh store: nothing to dedupe the bodies against
+                packed = store.blobs.pack(batch.blobs, [], store.now())
+                append(store.tables["recordings"], packed)
+                counts["blobs"] += packed.num_rows
             _progress("loaded", index + 1, len(chunks), started, counts["segments"])
         if spilling is not None:
             spilling.result()
