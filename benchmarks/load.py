@@ -211,7 +211,10 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
                 for table, rows in batch.tables().items():
                     append(store.tables[table], rows)
                     counts[table] += rows.num_rows
-                counts["blobs"] += store.blobs.put_all(batch.blobs)
+                # a fresh store: nothing to dedupe the bodies against
+                packed = store.blobs.pack(batch.blobs, [], store.now())
+                append(store.tables["recordings"], packed)
+                counts["blobs"] += packed.num_rows
             _progress("loaded", index + 1, len(chunks), started, counts["segments"])
         if spilling is not None:
             spilling.result()
@@ -257,7 +260,7 @@ if __name__ == "__main__":
 def relayout(root: Path) -> float:
     """Rewrite every month of the base tier with the current WriterProperties through the
     product's compaction rewrite (after a layout change); returns the seconds it took."""
-    from replaystore.storage.compact import _month_rows
+    from replaystore.storage.compact import month_rows
     from replaystore.storage.snapshot import file_month
 
     store = Store.open(str(root))
@@ -268,7 +271,7 @@ def relayout(root: Path) -> float:
         months = sorted({m for f in files["replays"] if (m := file_month(f)) is not None})
         for month in months:
             write_sorted_month(
-                store.tables["replays"], store.tables["tags"], con, _month_rows(month), month
+                store.tables["replays"], store.tables["tags"], con, month_rows(month), month
             )
         store.publish()
     store.compact()

@@ -8,13 +8,17 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from replaystore.catalog import Catalog
 from replaystore.errors import ReplayStoreError
+
+if TYPE_CHECKING:
+    from replaystore.storage.maintenance import MaintenanceSettings
 
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +74,36 @@ def _limit_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _maintenance_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retention-days",
+        type=_positive_int,
+        default=90,
+        help="remove replays that started more than N days ago (default 90, as Sentry)",
+    )
+    parser.add_argument(
+        "--file-retention-minutes",
+        type=_positive_int,
+        default=10,
+        help="keep replaced data files this long for readers of older snapshots (default 10)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _maintenance_settings(args: argparse.Namespace) -> MaintenanceSettings:
+    from replaystore.storage.maintenance import MaintenanceSettings
+
+    return MaintenanceSettings(
+        retention_days=args.retention_days,
+        file_retention=timedelta(minutes=args.file_retention_minutes),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replaystore", description="Session replays as Parquet, served as the Sentry API."
@@ -86,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve reads only, beside the store's writer: no ingest, no lock, no journal",
     )
+    _maintenance_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -164,6 +199,7 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
         public_url=args.public_url,
         read_only=args.read_only,
+        maintenance=_maintenance_settings(args),
     )
     return 0
 

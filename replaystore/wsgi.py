@@ -39,6 +39,7 @@ from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
 from replaystore.server_limits import MAX_BODY, ServerLimits
+from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
 from replaystore.storage.store import Store
 from replaystore.web import pages
 from replaystore.writer import Writer
@@ -230,6 +231,7 @@ class WsgiApp:
         ingest: Ingest | None = None,
         public_url: str | None = None,
         read_only: bool = False,
+        maintenance: MaintenanceSettings | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -240,7 +242,9 @@ class WsgiApp:
             if read_only:
                 ingest = ReadOnlyIngest(self.store.layout.root)
             else:
-                ingest = self.writer = Writer(self.store)
+                # The writer maintains its own store in the background (SPEC §6).
+                tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
+                ingest = self.writer = Writer(self.store, tasks=tasks)
         self.catalog = Catalog(self.store.layout.root)
         self.auth = auth
         self.engine = Engine(self.store)
@@ -391,9 +395,18 @@ def make_app(
     ingest: Ingest | None = None,
     public_url: str | None = None,
     read_only: bool = False,
+    maintenance: MaintenanceSettings | None = None,
 ) -> WsgiApp:
-    """The WSGI app serving the store in `data_dir` (SPEC §1 routes)."""
-    return WsgiApp(data_dir, auth=auth, ingest=ingest, public_url=public_url, read_only=read_only)
+    """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
+    `maintenance` settings also runs the store's background maintenance."""
+    return WsgiApp(
+        data_dir,
+        auth=auth,
+        ingest=ingest,
+        public_url=public_url,
+        read_only=read_only,
+        maintenance=maintenance,
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -415,9 +428,11 @@ def serve(
     limits: ServerLimits | None = None,
     public_url: str | None = None,
     read_only: bool = False,
+    maintenance: MaintenanceSettings | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
-    tables and release the store. No auth only on loopback (SPEC §2)."""
+    tables and release the store. No auth only on loopback (SPEC §2). A writing server
+    maintains its store (default settings unless given)."""
     if not auth and not _is_loopback(host):
         raise ValueError("--no-auth is only allowed on a loopback address")
     started = time.monotonic()
@@ -436,7 +451,13 @@ def serve(
             f"cannot listen on {host}:{port}: {error.strerror or error}"
         ) from None
     try:
-        app = late.app = make_app(data_dir, auth=auth, public_url=public_url, read_only=read_only)
+        app = late.app = make_app(
+            data_dir,
+            auth=auth,
+            public_url=public_url,
+            read_only=read_only,
+            maintenance=maintenance or MaintenanceSettings(),
+        )
     except BaseException:
         server.close()
         raise

@@ -7,12 +7,12 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from sqlglot import exp
 
 from replaystore.storage import schema
@@ -59,15 +59,15 @@ class CompactResult:
 
 
 def compact(store: Store, *, retention: timedelta = DEFAULT_RETENTION) -> CompactResult:
-    with store.lock.hold():
-        store.recover()
+    """Everything maintenance does, at once and under the writer lock (the CLI's `compact`)."""
+    with store.writing():
         folded, months = _fold_recent(store)
-        compacted = {t: _compact_raw(store.tables[t]) for t in RAW_TABLES}
+        compacted = {t: compact_raw(store.tables[t]) for t in RAW_TABLES}
         store.publish()
-        vacuumed = sum(_vacuum(dt, retention) for dt in store.tables.values())
+        vacuumed = sum(vacuum_table(dt, retention) for dt in store.tables.values())
         # vacuum commits change no data; publish them so recovery never sees them as unpublished
         store.publish()
-        swept = _sweep(store, retention)
+        swept = sweep(store, retention)
     return CompactResult(
         folded_rows=folded,
         months_rewritten=tuple(months),
@@ -85,12 +85,11 @@ def _fold_recent(store: Store) -> tuple[int, list[str]]:
     if not files["replays_recent"]:
         return 0, []
     con = store.scan_connection(files)
-    count = exp.select(exp.Count(this=exp.Star())).from_("replays_recent")
-    folded = con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0]
-    months = _affected_months(con)
+    folded = tier_rows(con)
+    months = sorted(fold_plan(con))
     for month in months:
         write_sorted_month(
-            store.tables["replays"], store.tables["tags"], con, _month_rows(month), month
+            store.tables["replays"], store.tables["tags"], con, month_rows(month), month
         )
     recent = store.tables["replays_recent"]
     # Only this writer (holding the lock) appends to the tier, so everything in it was folded.
@@ -100,33 +99,53 @@ def _fold_recent(store: Store) -> tuple[int, list[str]]:
     return folded, months
 
 
-def _affected_months(con: duckdb.DuckDBPyConnection) -> list[str]:
-    recent_months = exp.select("month").from_("replays_recent")
-    base_months = (
-        exp.select("month")
+def tier_rows(con: duckdb.DuckDBPyConnection) -> int:
+    count = exp.select(exp.Count(this=exp.Star())).from_("replays_recent")
+    return int(con.execute(count.sql(dialect=DIALECT)).fetchall()[0][0])
+
+
+def fold_plan(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """Per base month the tier touches, the oldest `started_at` a fold must rewrite from:
+    of the tier's rows in the month and of the base rows they supersede there. Base rows of
+    the month older than that stay where they are."""
+    recent = exp.select("month", "started_at").from_("replays_recent")
+    superseded = (
+        exp.select(exp.column("month", table="b"), exp.column("started_at", table="b"))
         .from_(exp.to_table("replays_base").as_("b"))
         .join(exp.to_table("replays_recent").as_("r"), using=list(KEY), join_type="semi")
     )
     query = (
-        exp.select("month")
-        .distinct()
+        exp.select("month", exp.Min(this=exp.column("started_at")))
         .from_(
             exp.Subquery(
-                this=exp.union(recent_months, base_months, distinct=False),
+                this=exp.union(recent, superseded, distinct=False),
                 alias=exp.TableAlias(this=exp.to_identifier("m")),
             )
         )
         .where(exp.Not(this=exp.Is(this=exp.column("month"), expression=exp.null())))
+        .group_by("month")
     )
-    return sorted(m for (m,) in con.sql(query.sql(dialect=DIALECT)).fetchall())
+    return {m: since for m, since in con.sql(query.sql(dialect=DIALECT)).fetchall()}
 
 
-def _month_rows(month: str) -> exp.Select:
-    """The folded content of one base month: base rows of replays the tier does not hold,
-    plus the tier's newest rows (tier rows are always newer than base rows)."""
+def _since(since: datetime | None, table: str | None = None) -> exp.Expression:
+    """`started_at >= since` (true without a bound), a literal delta-rs parses as well."""
+    if since is None:
+        return exp.true()
+    started = exp.column("started_at", table=table)
+    return exp.GTE(this=started, expression=exp.Literal.string(since.isoformat()))
+
+
+def month_rows(month: str, since: datetime | None = None) -> exp.Select:
+    """The folded content of one base month (or of its rows from `since` on): base rows of
+    replays the tier does not hold, plus the tier's newest rows (tier rows are always newer
+    than base rows)."""
     in_month = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month))
     kept_base = not_superseded("replays_base").where(
-        exp.EQ(this=exp.column("month", table="b"), expression=exp.Literal.string(month))
+        exp.and_(
+            exp.EQ(this=exp.column("month", table="b"), expression=exp.Literal.string(month)),
+            _since(since, "b"),
+        )
     )
     recent = exp.select(exp.Star()).from_(newest_recent().subquery("n")).where(in_month)
     both = exp.union(kept_base, recent, distinct=False, by_name=True)
@@ -166,15 +185,18 @@ def write_sorted_month(
     con: duckdb.DuckDBPyConnection,
     rows: exp.Select,
     month: str,
+    since: datetime | None = None,
 ) -> None:
-    """Replace base month `month` with `rows`, sorted newest first, one file per slice, and
-    the tag index's month with their index rows.
+    """Replace base month `month` (its rows from `since` on, when given) with `rows`, sorted
+    newest first, one file per slice, and the tag index's month with their index rows.
 
     One write per slice because delta-rs keeps row order within a record batch but not
     across the batches of one write (it shuffled 65k-row batches of a month); each commit
     stays unpublished until the caller publishes the manifest, so readers see the month whole.
     """
-    predicate = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month)).sql()
+    predicate = exp.and_(
+        exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month)), _since(since)
+    ).sql()
 
     tables = ((base, SUMMARY_WRITER_PROPERTIES), (index, WRITER_PROPERTIES))
 
@@ -203,29 +225,56 @@ def write_sorted_month(
     retry_on_conflict(run)
 
 
-def _compact_raw(dt: DeltaTable) -> int:
+def compact_raw(
+    dt: DeltaTable,
+    *,
+    target: int = TARGET_FILE_BYTES,
+    month: str | None = None,
+    writer_properties: WriterProperties = WRITER_PROPERTIES,
+) -> int:
+    """Bin-pack the table's files smaller than `target` (of one month when given); returns
+    how many files were replaced."""
+    partitions = [("month", "=", month)] if month is not None else None
     metrics = retry_on_conflict(
         lambda: dt.optimize.compact(
-            target_size=TARGET_FILE_BYTES,
-            writer_properties=WRITER_PROPERTIES,
+            partition_filters=partitions,
+            target_size=target,
+            writer_properties=writer_properties,
             commit_properties=COMMIT,
         )
     )
     return int(metrics.get("numFilesRemoved", 0))
 
 
-def _vacuum(dt: DeltaTable, retention: timedelta) -> int:
-    removed = dt.vacuum(
-        retention_hours=int(retention.total_seconds() // 3600),
-        dry_run=False,
-        enforce_retention_duration=False,
-        full=True,
-        commit_properties=COMMIT,
-    )
+def retention_property(retention: timedelta) -> str:
+    return f"interval {max(int(retention.total_seconds()), 0)} seconds"
+
+
+def set_file_retention(dt: DeltaTable, retention: timedelta) -> None:
+    """Make the table keep removed files, and its log, for `retention` (table properties,
+    which vacuum and the log cleanup after each checkpoint both follow)."""
+    wanted = retention_property(retention)
+    keys = ("delta.deletedFileRetentionDuration", "delta.logRetentionDuration")
+    config = dt.metadata().configuration
+    if any(config.get(k) != wanted for k in keys):
+        retry_on_conflict(
+            lambda: dt.alter.set_table_properties(
+                dict.fromkeys(keys, wanted), commit_properties=COMMIT
+            )
+        )
+
+
+def vacuum_table(dt: DeltaTable, retention: timedelta) -> int:
+    """Delete files the table removed more than `retention` ago, and orphans of killed writes
+    that old; returns how many were deleted."""
+    set_file_retention(dt, retention)
+    if not dt.vacuum(dry_run=True, full=True):
+        return 0  # a vacuum always commits twice: only run it when it deletes something
+    removed = dt.vacuum(dry_run=False, full=True, commit_properties=COMMIT)
     return len(removed)
 
 
-def _sweep(store: Store, retention: timedelta) -> int:
+def sweep(store: Store, retention: timedelta) -> int:
     """Delete temp files of killed writers (`*.parquet#N`, blob and manifest temps), which no
     vacuum removes (deltalake-notes §6), once they are older than the retention."""
     if not store.layout.is_local:

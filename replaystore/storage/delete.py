@@ -10,6 +10,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.storage import schema
+from replaystore.storage.blobs import Purge
+from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT
@@ -24,8 +26,7 @@ def delete_replay(
     store: Store, project_id: int, replay_id: str, *, now: datetime | None = None
 ) -> bool:
     """False when the replay is already archived; else purge it and return True."""
-    with store.lock.hold():
-        store.recover()
+    with store.writing():
         when = now or store.now()
         updated = store.now()  # the newest summary wins, whatever `now` the caller passed
         key = [(project_id, replay_id)]
@@ -40,7 +41,7 @@ def delete_replay(
         started_at = before.column("started_at")[0].as_py() if before.num_rows else None
         append(store.tables["archives"], _marker(project_id, replay_id, when, started_at))
         archived = _archived_summary(store, key, updated) if before.num_rows else None
-        store.blobs.delete_replay(project_id, replay_id)
+        purge = purge_blobs(store, {(project_id, replay_id)}, updated)
         for table in PURGED:
             rows = pa.table(
                 {
@@ -53,11 +54,35 @@ def delete_replay(
         if archived is not None:
             append(store.tables["replays_recent"], archived)
         store.publish()
+        store.blobs.remove_packs(purge.packs)
     return True
 
 
+def purge_blobs(store: Store, replays: set[tuple[int, str]], when: datetime) -> Purge:
+    """Rewrite the packs holding these replays' recordings without them, commit the moved
+    bodies' index rows and delete the replays' rows (call with the lock held; publish, then
+    `store.blobs.remove_packs(result.packs)`)."""
+    index = store.tables["recordings"]
+    purge = store.blobs.rewrite_without(replays, store.latest_files("recordings"), when)
+    append(index, purge.moved)
+    months = sorted({p["month"] for p in index.partitions()})
+    keys = sorted(replays)
+    rows = pa.table(
+        {
+            "project_id": pa.array([k[0] for k in keys for _ in months], pa.int64()),
+            "replay_id": pa.array([k[1] for k in keys for _ in months], pa.string()),
+            "month": pa.array([m for _ in keys for m in months], pa.string()),
+        }
+    )
+    merge_rows(index, rows, ("project_id", "replay_id"), delete=True)
+    store.blobs.purge_legacy(replays)
+    return purge
+
+
 def _all_files(store: Store) -> dict[str, list[str]]:
-    return {t: store.latest_files(t) for t in store.tables}
+    # Raw tables only: the summary is computed from them, and the summary tables may be
+    # under a background fold (storage/maintenance.py) meanwhile.
+    return {t: store.latest_files(t) for t in RAW_TABLES}
 
 
 def _rows_of(

@@ -16,7 +16,8 @@ from replaystore.storage import schema
 RAW_TABLES = ("segments", "clicks", "links", "archives")
 SUMMARY_TABLES = ("replays", "replays_recent")
 INDEX_TABLES = ("tags",)  # derived from the summary base by compaction
-ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES
+BLOB_TABLES = ("recordings",)  # where each recording body is packed (storage/blobs.py)
+ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES + BLOB_TABLES
 _REPLAY_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -52,6 +53,10 @@ def normalize_root(root: str) -> str:
 
 def table_schema(table: str) -> object:
     """The Arrow schema of a stored table (the recent tier shares the summary's)."""
+    if table == "recordings":
+        from replaystore.storage.blobs import RECORDINGS
+
+        return RECORDINGS
     return schema.REPLAYS if table == "replays_recent" else schema.TABLES[table]
 
 

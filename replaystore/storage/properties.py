@@ -12,9 +12,11 @@ ROW_GROUP_ROWS = 122_880
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 PARTITION_BY = ["month"]
 
-# Vacuum keeps files removed less than this long ago, and the sweeper keeps temp files that
-# young: longer than any query or write runs (deltalake-notes §0.9).
-DEFAULT_RETENTION = timedelta(hours=1)
+# Vacuum keeps files removed less than this long ago (and the Delta log that old), and the
+# sweeper keeps temp files that young: longer than any query or write runs (deltalake-notes
+# §0.9). A reader holds a manifest's file list for one query; a read-only server re-reads the
+# manifest every few seconds. `serve --file-retention-minutes` sets it.
+DEFAULT_RETENTION = timedelta(minutes=10)
 
 # One WriterProperties for write_deltalake, merge, delete and optimize: leaving it out loses
 # the bloom filter and the row-group size on rewritten files (deltalake-notes §1.3, §4.1).
@@ -69,6 +71,7 @@ STATS_COLUMNS: dict[str, str] = {
     "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "tags": "project_id,started_at",
+    "recordings": "project_id,written_at",
 }
 
 

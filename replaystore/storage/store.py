@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -87,6 +89,12 @@ class Store:
         self._cached: tuple[object, Snapshot] | None = None
         self._last_now = datetime.min.replace(tzinfo=UTC)
         self._scan: duckdb.DuckDBPyConnection | None = None
+        # Tables background maintenance is rewriting in several commits (the summary fold):
+        # publish keeps their published version and recovery leaves them alone until released.
+        self._held: set[str] = set()
+        # True while a write is under way or after one failed midway: the next write recovers.
+        self._dirty = False
+        self.last_write = 0.0  # time.monotonic() of the last write (maintenance waits for quiet)
 
     @classmethod
     def open(
@@ -156,7 +164,18 @@ class Store:
         return con
 
     def read_blob(self, project_id: int, replay_id: str, segment_id: int) -> bytes | None:
-        return self.blobs.read(project_id, replay_id, segment_id)
+        """One recording body, from the pack the current snapshot's index names."""
+        for attempt in range(3):
+            snapshot = self.snapshot()
+            index = (snapshot.seq, list(snapshot.files.get("recordings", ())))
+            try:
+                return self.blobs.read(project_id, replay_id, segment_id, index)
+            except FileNotFoundError:
+                # The pack was merged or purged after that snapshot: look again, newer.
+                if attempt == 2:
+                    return None
+                self._cached = None
+        return None
 
     # -- writing (each entry point lives in its own module) --------------------------------
 
@@ -182,6 +201,38 @@ class Store:
 
     # -- helpers for the writers (call with self.lock held) --------------------------------
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the writer lock for one write. Recovery runs only after a write that failed
+        midway: background maintenance commits between writes and publishes them itself, and
+        a recovery on every write would undo its committed-but-not-yet-published work."""
+        with self.lock.hold():
+            if self._dirty:
+                self.recover()
+            else:
+                self.refresh()
+            self._dirty = True
+            yield
+            self._dirty = False
+            self.last_write = time.monotonic()
+
+    def refresh(self, tables: Iterable[str] | None = None) -> None:
+        """Move the writer's table objects to their latest versions (held tables excepted)."""
+        for name in self.tables if tables is None else tables:
+            if name not in self._held:
+                self.tables[name].update_incremental()
+
+    def hold(self, tables: Iterable[str]) -> None:
+        """Keep these tables at their published version until `release` (call with the lock)."""
+        self._held.update(tables)
+
+    def release(self, tables: Iterable[str], *, failed: bool = False) -> None:
+        """Publish held tables again; after a failure the next write first undoes what the
+        holder committed but never published."""
+        self._held.difference_update(tables)
+        if failed:
+            self._dirty = True
+
     def now(self, now: datetime | None = None) -> datetime:
         """A write time strictly after the previous one, so the newest summary always wins."""
         current = now or datetime.now(UTC)
@@ -203,10 +254,11 @@ class Store:
         undone; it and the tagged commits before it are published as they are.
         """
         manifest = read_manifest(self.layout.manifest_path, self.storage_options)
-        for dt in self.tables.values():
-            dt.update_incremental()
+        self.refresh()
         if manifest is not None:
             for name, version in manifest.versions.items():
+                if name in self._held:
+                    continue
                 dt = self.tables[name]
                 latest = dt.version()
                 if latest <= version:
@@ -231,7 +283,11 @@ class Store:
         """Publish the tables' latest versions (no-op when they are already published)."""
         if previous is None:
             previous = read_manifest(self.layout.manifest_path, self.storage_options)
-        versions = {name: dt.version() for name, dt in self.tables.items()}
+        published = previous.versions if previous is not None else {}
+        versions = {
+            name: published[name] if name in self._held and name in published else dt.version()
+            for name, dt in self.tables.items()
+        }
         if previous is not None and previous.versions == versions:
             return previous
         manifest = Manifest(seq=(previous.seq + 1) if previous else 1, versions=versions)
