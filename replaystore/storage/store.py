@@ -93,7 +93,9 @@ class Store:
         # publish keeps their published version and recovery leaves them alone until released.
         self._held: set[str] = set()
         # True while a write is under way or after one failed midway: the next write recovers.
-        self._dirty = False
+        # True until this object has recovered once: a crashed writer of another process may
+        # have left unpublished commits that this process's first write must undo.
+        self._dirty = True
         self.last_write = 0.0  # time.monotonic() of the last write (maintenance waits for quiet)
 
     @classmethod
@@ -277,7 +279,9 @@ class Store:
                 if latest > keep and _files_differ(dt, keep, self.storage_options):
                     log.info("table %s: rolling back unpublished v%d-v%d", name, keep + 1, latest)
                     dt.restore(keep, commit_properties=COMMIT)
-        return self.publish(manifest)
+        published = self.publish(manifest)
+        self._dirty = False
+        return published
 
     def publish(self, previous: Manifest | None = None) -> Manifest:
         """Publish the tables' latest versions (no-op when they are already published)."""

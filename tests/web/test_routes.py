@@ -10,7 +10,8 @@ import requests
 
 from replaystore.storage.store import Store
 from replaystore.web import pages
-from replaystore.wsgi import SyncIngest, make_app
+from replaystore.writer import SyncIngest
+from replaystore.wsgi import make_app
 from tests.conftest import ORG, OTHER_ORG, PROJECTS, REPLAYS, FixtureStore, rid, serving
 
 PAGE_PATHS = ("/", f"/replays/web/{rid(1)}/", "/selectors/")
