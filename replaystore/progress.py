@@ -36,6 +36,11 @@ class Bar:
         if self._display is not None:
             self._display.advance(self._task, amount)
 
+    def set_completed(self, done: int) -> None:
+        """Set how many units are done (for callbacks that report a running count)."""
+        if self._display is not None:
+            self._display.update(self._task, completed=done)
+
     def set_total(self, total: int | None) -> None:
         """Set (or correct) how many units there are; None draws an open-ended bar."""
         if self._display is not None:
