@@ -33,6 +33,11 @@ JSON = "application/json"
 INTERNAL_ERROR = "An internal error occurred. The error has been logged."
 REPLAY_NOT_FOUND = "Replay not found."
 SEGMENT_NOT_FOUND = "Replay recording segment not found."
+UNKNOWN_ORG = (
+    "Organization {org!r} is not in this store's catalog. Replays are served once their "
+    "project is registered: replaystore project add --data DIR --org {org} --slug SLUG "
+    "--id PROJECT_ID --dsn-key KEY"
+)
 _SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
 # The one search events-meta answers: the ids of a replay's events, as Sentry's UI sends them.
 _EVENT_IDS = re.compile(r"^\s*id:(?:\[([^\]]*)\]|([^\s\[\],]+))\s*$")
@@ -142,7 +147,9 @@ class Api:
     def _org_projects(self, req: Request) -> list[Project]:
         org = req.params["org"]
         if org not in self.catalog.organizations():
-            raise NotFound()
+            # Reached only without auth or with a token of this very org (another org's
+            # token is refused before, revealing nothing): say how to register it (issue 16).
+            raise NotFound(UNKNOWN_ORG.format(org=org))
         return self.catalog.projects(org)
 
     def _project(self, req: Request) -> Project:
