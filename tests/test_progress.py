@@ -45,3 +45,15 @@ def test_the_environment_switch_turns_bars_off():
     result = _run("ok", REPLAYSTORE_PROGRESS="0")
     assert result.returncode == 0
     assert result.stderr == ""
+
+
+def test_benchmark_data_generation_shows_its_bar(tmp_path, capsys, monkeypatch):
+    from benchmarks import datagen, load
+
+    monkeypatch.delenv("REPLAYSTORE_PROGRESS", raising=False)
+    size = datagen.SIZES["tiny"]
+    chunks = load.generate(size, tmp_path / "generated")
+    total = datagen.chunk_count(size)
+    assert len(chunks) == total
+    err = capsys.readouterr().err
+    assert "generating" in err and f"{total}/{total} chunks" in err
