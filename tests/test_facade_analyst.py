@@ -3,6 +3,7 @@ pages followed, the snapshot rule with refresh(), close()/with, and clean errors
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,28 @@ def test_a_missing_extra_is_a_clear_error():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.stdout.strip() == "pandas is not installed: pip install 'replaystore[pandas]'"
+
+
+def test_every_public_method_has_a_docstring_and_types():
+    from replaystore.facade import ReplayStore
+    from replaystore.results import SqlResult
+
+    members = [replaystore.open]
+    for cls in (ReplayStore, SqlResult):
+        for name, member in vars(cls).items():
+            if name.startswith("_"):
+                continue
+            member = member.fget if isinstance(member, property) else member
+            if callable(member):
+                members.append(member)
+    assert len(members) > 25
+    for member in members:
+        assert member.__doc__ and member.__doc__.strip(), member.__qualname__
+        signature = inspect.signature(member)
+        assert signature.return_annotation is not inspect.Signature.empty, member.__qualname__
+        for parameter in list(signature.parameters.values()):
+            if parameter.name != "self":
+                assert parameter.annotation is not inspect.Parameter.empty, (
+                    member.__qualname__,
+                    parameter.name,
+                )
