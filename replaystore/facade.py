@@ -126,7 +126,7 @@ class ReplayStore:
         """The query engine the endpoint functions run on, reading this store's snapshot."""
         self._open()
         if self._engine is None:
-            self._engine = Engine(_Pinned(self))  # type: ignore[arg-type]
+            self._engine = _PinnedEngine(_Pinned(self))  # type: ignore[arg-type]
         return self._engine
 
     def _open(self) -> None:
@@ -435,6 +435,16 @@ class _Pinned:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._facade.storage, name)
+
+
+class _PinnedEngine(Engine):
+    """The HTTP routes' engine, with a vacuumed snapshot reported as StaleSnapshot."""
+
+    def execute(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
+        try:
+            return super().execute(query, params)
+        except duckdb.IOException as error:
+            raise _stale(error) from error
 
 
 def expand_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:

@@ -216,3 +216,25 @@ def test_every_public_method_has_a_docstring_and_types():
                     member.__qualname__,
                     parameter.name,
                 )
+
+
+def test_a_snapshot_whose_files_were_vacuumed_asks_for_refresh(tmp_path):
+    """Maintenance removed the pinned snapshot's files: a clean StaleSnapshot, then refresh."""
+    from datetime import timedelta
+
+    from replaystore.errors import StaleSnapshot
+
+    with replaystore.open(tmp_path) as writer:
+        for start in range(0, 40, 10):  # several small files per table, for compact to merge
+            writer.ingest_files(ENVELOPES[start : start + 10])
+        reader = replaystore.open(tmp_path, read_only=True)
+        expected = reader.sql("SELECT count(*) AS n FROM segments")[0]["n"]
+        result = writer.storage.compact(retention=timedelta(0))  # vacuum at once
+        assert result.files_vacuumed > 0
+        with pytest.raises(StaleSnapshot) as raised:
+            reader.sql("SELECT count(*) AS n FROM segments")
+        assert "refresh()" in raised.value.detail and raised.value.status == 409
+        with pytest.raises(StaleSnapshot):
+            reader.list_replays(limit=100, **WINDOW)
+        assert reader.refresh().sql("SELECT count(*) AS n FROM segments")[0]["n"] == expected
+        reader.close()
