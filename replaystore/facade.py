@@ -17,6 +17,7 @@ import builtins
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,6 +52,8 @@ INGESTED_SUFFIXES = (".envelope", ".jsonl")
 PathArg = str | os.PathLike[str]
 Params = list[Any] | tuple[Any, ...] | dict[str, Any] | None
 Progress = Callable[[int], None]
+Period = str | int | timedelta | None  # "30d", or seconds
+Moment = str | datetime | None  # ISO 8601, or a datetime (naive means UTC)
 
 
 class ReplayStore:
@@ -253,9 +256,9 @@ class ReplayStore:
         projects: int | Iterable[int] | None = None,
         environments: str | Iterable[str] | None = None,
         sort: str = replays.DEFAULT_SORT,
-        stats_period: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
+        stats_period: Period = None,
+        start: Moment = None,
+        end: Moment = None,
         limit: int = 10,
         offset: int = 0,
         fields: str | Iterable[str] | None = None,
@@ -277,9 +280,9 @@ class ReplayStore:
         projects: int | Iterable[int] | None = None,
         environments: str | Iterable[str] | None = None,
         sort: str = replays.DEFAULT_SORT,
-        stats_period: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
+        stats_period: Period = None,
+        start: Moment = None,
+        end: Moment = None,
         fields: str | Iterable[str] | None = None,
         page_size: int = MAX_PAGE,
     ) -> Iterator[dict[str, Any]]:
@@ -366,9 +369,9 @@ class ReplayStore:
         self,
         *,
         projects: int | Iterable[int] | None = None,
-        stats_period: str | None = "7d",
-        start: str | None = None,
-        end: str | None = None,
+        stats_period: Period = "7d",
+        start: Moment = None,
+        end: Moment = None,
     ) -> list[dict[str, Any]]:
         """Tag keys (`key`, `name`, `totalValues`) of the window's replays, most used first."""
         window = _window(stats_period, start, end, days=7)
@@ -379,9 +382,9 @@ class ReplayStore:
         key: str,
         *,
         projects: int | Iterable[int] | None = None,
-        stats_period: str | None = "7d",
-        start: str | None = None,
-        end: str | None = None,
+        stats_period: Period = "7d",
+        start: Moment = None,
+        end: Moment = None,
     ) -> list[dict[str, Any]]:
         """Values of one tag key (`value`, `count`, `firstSeen`, `lastSeen`), newest first."""
         window = _window(stats_period, start, end, days=7)
@@ -396,9 +399,10 @@ class ReplayStore:
     def _projects(self, projects: int | Iterable[int] | None) -> list[int]:
         if projects is None:
             return self.project_ids()
-        if isinstance(projects, int):
-            return [projects]
-        return list(projects)
+        chosen = [projects] if isinstance(projects, int | str) else list(projects)
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in chosen):
+            raise ApiError("Invalid project parameter. Values must be numbers.")
+        return chosen
 
     # -- maintenance ---------------------------------------------------------------------
 
@@ -504,8 +508,28 @@ def _strings(values: str | Iterable[str] | None) -> list[str] | None:
     return [values] if isinstance(values, str) else list(values)
 
 
-def _window(period: str | None, start: str | None, end: str | None, *, days: int) -> Window:
-    return parse_window(period, start, end, default_days=days)
+def _window(period: Period, start: Moment, end: Moment, *, days: int) -> Window:
+    return parse_window(_period(period), _moment(start), _moment(end), default_days=days)
+
+
+def _period(value: Period) -> str | None:
+    """`stats_period` as the API's text: "30d", or seconds as an int or a timedelta."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, timedelta):
+        return str(int(value.total_seconds()))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ApiError(f"Invalid statsPeriod: {value!r}: use text such as '30d', or seconds")
+
+
+def _moment(value: Moment) -> str | None:
+    """`start`/`end` as ISO 8601 text: a string, or a datetime (naive means UTC)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise ApiError(f"Invalid date {value!r}: use an ISO 8601 string or a datetime")
 
 
 def _retention() -> Window:

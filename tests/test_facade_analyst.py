@@ -122,6 +122,19 @@ def test_bad_arguments_raise_replaystore_errors(store, call, error, text):
     assert text in raised.value.detail
 
 
+def test_windows_from_python_values(store):
+    from datetime import UTC, datetime, timedelta
+
+    by_text = store.list_replays(limit=100, **WINDOW)
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1)  # naive = UTC
+    assert store.list_replays(limit=100, start=start, end=end) == by_text
+    assert store.tag_keys(stats_period=timedelta(days=90)) == store.tag_keys(stats_period="90d")
+    assert store.tag_keys(stats_period=90 * 86400) == store.tag_keys(stats_period="90d")
+    for bad in ({"stats_period": 1.5}, {"start": 3, "end": 4}, {"projects": ["42"]}):
+        with pytest.raises(ApiError):
+            store.list_replays(**bad)
+
+
 def test_a_lone_string_is_one_value(store):
     one = store.list_replays(environments="production", limit=100, **WINDOW)
     listed = store.list_replays(environments=["production"], limit=100, **WINDOW)
