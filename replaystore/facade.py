@@ -221,7 +221,7 @@ class ReplayStore:
                 relation = con.sql(query, params=params)
                 table = relation.to_arrow_table() if relation is not None else pa.table({})
             except duckdb.IOException as error:
-                raise _stale(error) from error
+                raise _stale(error, self.storage.layout.root) from error
             except duckdb.OutOfMemoryException as error:
                 raise QueryLimitError(f"The query ran out of memory: {error}") from None
             except duckdb.Error as error:
@@ -448,7 +448,7 @@ class _PinnedEngine(Engine):
         try:
             return super().execute(query, params)
         except duckdb.IOException as error:
-            raise _stale(error) from error
+            raise _stale(error, self.store.layout.root) from error
 
 
 def expand_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
@@ -468,9 +468,12 @@ def expand_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
     return sorted(files)
 
 
-def _stale(error: duckdb.IOException) -> StaleSnapshot | SqlError:
+def _stale(error: duckdb.IOException, root: str) -> StaleSnapshot | SqlError:
+    """StaleSnapshot when a file of the store itself is gone; any other I/O error (a file the
+    query names, say) is the query's own."""
     text = str(error)
-    if "No files found" in text or "No such file" in text:
+    missing = "No files found" in text or "No such file" in text or "not found" in text
+    if missing and root.removeprefix("file://") in text:
         return StaleSnapshot(
             "files of this store's snapshot were removed by maintenance: call store.refresh()"
         )

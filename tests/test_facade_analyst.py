@@ -77,6 +77,7 @@ def test_sql_named_parameters_and_lists(store):
         ("SELEKT 1", None, "syntax"),
         ("SELECT ? AS a", None, "parameters"),
         ("SELECT * FROM no_such_table", None, "no_such_table"),
+        ("SELECT * FROM read_parquet('/no/such/file.parquet')", None, "/no/such/file.parquet"),
     ],
 )
 def test_sql_errors_are_clean(store, query, params, text):
