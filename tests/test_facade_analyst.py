@@ -4,6 +4,7 @@ pages followed, the snapshot rule with refresh(), close()/with, and clean errors
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -252,3 +253,16 @@ def test_a_snapshot_whose_files_were_vacuumed_asks_for_refresh(tmp_path):
             reader.list_replays(limit=100, **WINDOW)
         assert reader.refresh().sql("SELECT count(*) AS n FROM segments")[0]["n"] == expected
         reader.close()
+
+
+def test_the_documented_errors_come_from_the_package():
+    table = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
+    section = table.split("## Errors", 1)[1].split("```", 1)[0]
+    names = re.findall(r"^\| `(\w+)` \|", section, re.M)
+    assert len(names) >= 10
+    for name in names:
+        error = getattr(replaystore, name)
+        assert issubclass(error, ReplayStoreError), name
+        status = re.search(rf"^\| `{name}` \|.*\| (\d{{3}})", section, re.M)
+        made = error("x", None) if name == "StoreLocked" else error("x")
+        assert status is not None and int(status.group(1)) == made.status, name
