@@ -62,6 +62,9 @@ def test_version_and_python_m():
         result = run("--version", module=module)
         assert result.returncode == 0
         assert result.stdout.strip() == f"replaystore {replaystore.__version__}"
+    # The one other place a version is written: the OpenAPI document must agree.
+    document = orjson.loads((ROOT / "replaystore" / "openapi.json").read_bytes())
+    assert document["info"]["version"] == replaystore.__version__
 
 
 def test_the_data_folder_from_the_environment(store):
