@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(sql)
     sql.add_argument("query", help="a DuckDB SQL query")
     sql.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a value for the query's next ? (or $1, $2...), repeatable; DuckDB casts it",
+    )
+    sql.add_argument(
         "--format",
         choices=("table", "json", "csv"),
         default="table",
@@ -283,7 +290,7 @@ def _sql(args: argparse.Namespace) -> int:
 
     # Read-only: no lock taken beside a running server, and a missing store is an error.
     with replaystore.open(args.data, read_only=True) as store:
-        rows = store.sql(args.query).to_dicts()
+        rows = store.sql(args.query, args.param or None).to_dicts()
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, default=_json_default).decode() + "\n")
     elif args.format == "csv":

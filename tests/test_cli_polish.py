@@ -117,6 +117,15 @@ def test_csv_and_json_write_lists_as_json(store):
     assert '["http://127.0.0.1:8001/index.html"' in table and "['" not in table
 
 
+def test_sql_parameters(store):
+    query = "SELECT replay_id FROM replays WHERE project_id = ? AND replay_id = ?"
+    args = ["sql", "--data", str(store), "--format", "json", query, "--param", "42"]
+    found = run(*args, "--param", CAPTURE_REPLAY)
+    assert orjson.loads(found.stdout) == [{"replay_id": CAPTURE_REPLAY}]
+    assert orjson.loads(run(*args, "--param", "0" * 32).stdout) == []
+    assert_one_line_error(run(*args), "parameters")
+
+
 def test_token_add_refuses_an_unknown_organization(store):
     assert_one_line_error(
         run("token", "add", "--data", str(store), "--org", "nope"), "unknown organization 'nope'"
