@@ -129,7 +129,8 @@ class ReplayStore:
         """The query engine the endpoint functions run on, reading this store's snapshot."""
         self._open()
         if self._engine is None:
-            self._engine = _PinnedEngine(_Pinned(self))  # type: ignore[arg-type]
+            engine = Engine(_Pinned(self))  # type: ignore[arg-type]
+            self._engine = _Guarded(engine, self.storage.layout.root)  # type: ignore[assignment]
         return self._engine
 
     def _open(self) -> None:
@@ -441,14 +442,22 @@ class _Pinned:
         return getattr(self._facade.storage, name)
 
 
-class _PinnedEngine(Engine):
-    """The HTTP routes' engine, with a vacuumed snapshot reported as StaleSnapshot."""
+class _Guarded:
+    """An engine whose queries report a vacuumed snapshot as StaleSnapshot (any engine: the
+    endpoint functions only call `execute`)."""
+
+    def __init__(self, engine: Any, root: str) -> None:
+        self._engine = engine
+        self._root = root
 
     def execute(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
         try:
-            return super().execute(query, params)
+            return self._engine.execute(query, params)
         except duckdb.IOException as error:
-            raise _stale(error, self.store.layout.root) from error
+            raise _stale(error, self._root) from error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
 
 
 def expand_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
