@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(demo, 8000)
     demo.add_argument("--replays", type=int, default=None, help="number of generated replays")
     demo.add_argument("--no-serve", action="store_true", help="build and summarise only")
+
+    from replaystore.transfer.cli import add_commands  # import / export (SPEC §7)
+
+    add_commands(commands)
     return parser
 
 
@@ -324,7 +328,15 @@ COMMANDS = {
     "project": _project,
     "token": _token,
     "demo": _demo,
+    "import": lambda args: _transfer("run_import", args),
+    "export": lambda args: _transfer("run_export", args),
 }
+
+
+def _transfer(name: str, args: argparse.Namespace) -> int:
+    from replaystore.transfer import cli
+
+    return getattr(cli, name)(args)
 
 if __name__ == "__main__":
     sys.exit(main())

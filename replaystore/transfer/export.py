@@ -1,0 +1,231 @@
+"""`replaystore export`: a store's replays as JSONL (docs/jsonl-format.md) or Parquet (SPEC §7).
+
+JSONL: for each replay, one `replay` line (the replay as the API shows it, its segments'
+`dateAdded` and its click rows) and one `replay_recording` line per stored recording body,
+bytes unchanged; ingesting the file into an empty store gives the same API answers.
+
+Parquet: a folder with one file per table (`segments`, `clicks`, `links`, `archives`,
+`replays`, `tags`) plus `recordings` (each segment's rrweb JSON), restricted to the chosen
+replays: `duckdb.sql("from 'OUT/replays.parquet'")`, `pandas.read_parquet(...)`, ...
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlglot import exp
+
+from replaystore.errors import ReplayStoreError
+from replaystore.query import replays as replay_queries
+from replaystore.query.common import Page
+from replaystore.query.params import parse_window
+from replaystore.query.segments import decompress
+from replaystore.storage.views import DIALECT
+from replaystore.transfer.importer import DEFAULT_SINCE, PAGE, _click_line
+
+Progress = Callable[[int], None]
+# View -> file name of the Parquet export (the summary's tag index is the `replay_tags` view).
+PARQUET_VIEWS = {
+    "segments": "segments",
+    "clicks": "clicks",
+    "links": "links",
+    "archives": "archives",
+    "replays": "replays",
+    "replay_tags": "tags",
+}
+RECORDINGS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("segment_id", pa.int32()),
+        ("rrweb", pa.string()),  # the segment's rrweb JSON, decompressed
+    ]
+)
+
+
+class ExportError(ReplayStoreError):
+    """An export was refused (a bad --out, --format or --query)."""
+
+
+def _chosen(store: Any, query: str, since: str) -> Iterator[dict[str, Any]]:
+    """Every replay of the store started within `since` that matches `query`, oldest first."""
+    window = parse_window(since, None, None, default_days=90)
+    projects = _project_ids(store)
+    offset = 0
+    while True:
+        result = replay_queries.list_replays(
+            store.engine,
+            project_ids=projects,
+            window=window,
+            page=Page(offset, PAGE),
+            query=query,
+            sort="started_at",
+        )
+        yield from result.items
+        if not result.has_more:
+            return
+        offset += PAGE
+
+
+def _project_ids(store: Any) -> list[int]:
+    select = exp.select("project_id").distinct().from_("replays")
+    with store.storage.connect() as con:
+        return [row[0] for row in con.sql(select.sql(dialect=DIALECT)).fetchall()]
+
+
+def _rows(store: Any, view: str, keys: list[tuple[int, str]] | None) -> pa.Table:
+    select = exp.select(exp.Star()).from_(exp.to_table(view))
+    with store.storage.connect() as con:
+        if keys is not None:
+            chosen = pa.table(
+                {
+                    "project_id": pa.array([k[0] for k in keys], pa.int64()),
+                    "replay_id": pa.array([k[1] for k in keys], pa.string()),
+                }
+            )
+            con.register("chosen", chosen)
+            select = select.join(
+                exp.to_table("chosen"), using=["project_id", "replay_id"], join_type="semi"
+            )
+        return con.sql(select.sql(dialect=DIALECT)).to_arrow_table()
+
+
+def _clicks(store: Any, project_id: int, replay_id: str) -> list[dict[str, Any]]:
+    where = exp.and_(
+        exp.column("project_id").eq(exp.convert(project_id)),
+        exp.column("replay_id").eq(exp.convert(replay_id)),
+    )
+    select = exp.select(exp.Star()).from_("clicks").where(where).order_by("timestamp", "event_hash")
+    with store.storage.connect() as con:
+        return con.sql(select.sql(dialect=DIALECT)).to_arrow_table().to_pylist()
+
+
+def replay_lines(store: Any, replay: dict[str, Any]) -> Iterator[str]:
+    """The export lines of one (not archived) replay object of `store`."""
+    project_id, replay_id = int(replay["project_id"]), replay["id"]
+    segments = store.recording_segments(project_id, replay_id)
+    line = {
+        "type": "replay",
+        "project_id": project_id,
+        "replay": {k: value for k, value in replay.items() if k != "has_viewed"},
+        "segments": [
+            {"segment_id": s["segmentId"], "date_added": s["dateAdded"]} for s in segments
+        ],
+        "clicks": [_click_line(row) for row in _clicks(store, project_id, replay_id)],
+    }
+    yield orjson.dumps(line).decode()
+    for segment in segments:
+        body = store.storage.read_blob(project_id, replay_id, segment["segmentId"])
+        if body is None:
+            continue
+        recording = {
+            "type": "replay_recording",
+            "project_id": project_id,
+            "replay_id": replay_id,
+            "segment_id": segment["segmentId"],
+            "body_b64": base64.b64encode(body).decode(),
+        }
+        yield orjson.dumps(recording).decode()
+
+
+def _open_store(data: str) -> Any:
+    import replaystore
+
+    return replaystore.open(data)
+
+
+def write_jsonl(
+    store: Any,
+    handle: TextIO,
+    *,
+    query: str = "",
+    since: str = DEFAULT_SINCE,
+    on_progress: Progress | None = None,
+) -> int:
+    """Write the export lines of the chosen replays of an open store to `handle`."""
+    count = 0
+    for replay in _chosen(store, query, since):
+        if replay.get("is_archived"):
+            continue  # nothing of a deleted replay is left to export
+        for line in replay_lines(store, replay):
+            handle.write(line + "\n")
+        count += 1
+        if on_progress:
+            on_progress(1)
+    return count
+
+
+def export_jsonl(
+    data: str,
+    out: str | os.PathLike[str] | TextIO,
+    *,
+    query: str = "",
+    since: str = DEFAULT_SINCE,
+    on_progress: Progress | None = None,
+) -> int:
+    """Write the replays of the store at `data` started within `since` that match `query` as
+    JSONL (docs/jsonl-format.md) to the file `out` (or an open text file); returns how many.
+    Archived replays are left out. A file is replaced only once the export is complete."""
+    store = _open_store(data)
+    if not isinstance(out, str | os.PathLike):
+        return write_jsonl(store, out, query=query, since=since, on_progress=on_progress)
+    target = Path(out)
+    if target.is_dir():
+        raise ExportError(f"--out {str(out)!r} is a folder; JSONL goes into a file")
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            count = write_jsonl(store, handle, query=query, since=since, on_progress=on_progress)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def export_parquet(
+    data: str,
+    out: str | os.PathLike[str],
+    *,
+    query: str = "",
+    since: str = DEFAULT_SINCE,
+    on_progress: Progress | None = None,
+) -> dict[str, int]:
+    """Write one Parquet file per table of the chosen replays into the folder `out` (created;
+    files of the same names replaced); returns the rows written per file."""
+    store = _open_store(data)
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"--out {str(out)!r} is a file; Parquet goes into a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = [(int(r["project_id"]), r["id"]) for r in _chosen(store, query, since)]
+    written: dict[str, int] = {}
+    for view, name in PARQUET_VIEWS.items():
+        table = _rows(store, view, keys)
+        pq.write_table(table, folder / f"{name}.parquet")
+        written[name] = table.num_rows
+        if on_progress:
+            on_progress(1)
+    segments = _rows(store, "segments", keys).select(["project_id", "replay_id", "segment_id"])
+    recordings = []
+    for row in segments.to_pylist():
+        body = store.storage.read_blob(row["project_id"], row["replay_id"], row["segment_id"])
+        if body is not None:
+            recordings.append({**row, "rrweb": decompress(body).decode("utf-8", "replace")})
+    pq.write_table(
+        pa.Table.from_pylist(recordings, schema=RECORDINGS), folder / "recordings.parquet"
+    )
+    written["recordings"] = len(recordings)
+    if on_progress:
+        on_progress(1)
+    return written
+
+
+PARQUET_FILES = (*PARQUET_VIEWS.values(), "recordings")
