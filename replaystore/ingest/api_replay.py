@@ -8,7 +8,8 @@ shows the object again (SPEC §7: `import` keeps what the source answers).
   source's `dateAdded`; `timestamp` = the replay's `finished_at`); the row with the lowest
   segment id carries the replay's values (`replay_start_timestamp` = `started_at`, urls,
   trace ids, environment, user, browser, ...), and release *i* goes on row *i*;
-* one `links` row per id of `error_ids`, `warning_ids` and `info_ids`, with its level;
+* `error_ids` on that row too, and one `links` row per id of `warning_ids` and `info_ids`
+  with its level (a line without segments makes its `error_ids` links of level `error`);
 * one `clicks` row per entry of the line's `clicks`.
 
 The summary's derived attributes (`duration`, `count_*`, `activity`) are computed from these
@@ -159,6 +160,9 @@ class ReplayRows:
         started = v.timestamp(replay.get("started_at"), "replay.started_at")
         finished = v.timestamp(replay.get("finished_at"), "replay.finished_at")
         self.segments = self._segments(line, replay, project_id, started, finished, received)
+        # Error ids ride on the first segment row (an id may be a warning link's too, as at
+        # the source); only a line without segments makes them links of their own.
+        levels = ID_LEVELS if not self.segments else ID_LEVELS[1:]
         self.links = [
             {
                 "project_id": project_id,
@@ -168,7 +172,7 @@ class ReplayRows:
                 "timestamp": started,
                 "month": v.month_of(started),
             }
-            for field, level in ID_LEVELS
+            for field, level in levels
             for i, event_id in enumerate(v.array(replay.get(field), f"replay.{field}"))
         ]
         self.clicks = [
@@ -203,6 +207,10 @@ class ReplayRows:
                 environment=v.text(replay.get("environment"), "replay.environment"),
                 dist=v.text(replay.get("dist"), "replay.dist"),
                 urls=_strings(replay.get("urls"), "replay.urls"),
+                error_ids=[
+                    v.uuid_hex(e, f"replay.error_ids[{i}]")
+                    for i, e in enumerate(v.array(replay.get("error_ids"), "replay.error_ids"))
+                ],
                 trace_ids=[
                     v.uuid_hex(t, f"replay.trace_ids[{i}]")
                     for i, t in enumerate(v.array(replay.get("trace_ids"), "replay.trace_ids"))

@@ -18,7 +18,8 @@ import orjson
 
 from replaystore.errors import ReplayStoreError
 
-MAX_ATTEMPTS = 8  # per request, 429s and transient failures together
+MAX_ATTEMPTS = 8  # per request, 429s and 5xx answers together
+CONNECT_ATTEMPTS = 3  # a server that does not answer at all is given up on sooner
 MAX_WAIT = 120.0  # seconds: the longest Retry-After honoured as given
 BACKOFF = 0.5  # seconds before the first retry of a failure without Retry-After
 TIMEOUT = 60.0  # seconds a silent connection is given
@@ -133,6 +134,8 @@ class Client:
                 problem = f"{status} from {url}"
             except (urllib.error.URLError, OSError) as error:
                 delay, problem = None, f"{url}: {getattr(error, 'reason', error)}"
+                if attempt >= min(CONNECT_ATTEMPTS, self.attempts):
+                    raise TransferError(f"the source does not answer: {problem}") from None
             if attempt == self.attempts:
                 raise TransferError(f"gave up after {attempt} attempts: {problem}")
             self.counters.add("retried")
