@@ -115,9 +115,13 @@ class Importer:
         state_path: Path | None = None,
         on_progress: Progress | None = None,
         on_total: Total | None = None,
+        page_size: int = PAGE,
     ) -> None:
         if concurrency < 1:
             raise TransferError("--concurrency must be at least 1")
+        if not 1 <= page_size <= PAGE:
+            raise TransferError(f"page_size must be 1..{PAGE}")
+        self.page_size = page_size
         self.store = store
         self.client = client
         self.org = org
@@ -188,7 +192,7 @@ class Importer:
             ("start", state.start),
             ("end", state.end),
             ("sort", "started_at"),
-            ("per_page", str(PAGE)),
+            ("per_page", str(self.page_size)),
         ]
         path = f"/organizations/{self.org}/replays/"
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="import") as pool:
@@ -354,9 +358,14 @@ def import_from(
     state_path: str | Path | None = None,
     on_progress: Progress | None = None,
     on_total: Total | None = None,
+    page_size: int = PAGE,
 ) -> ImportResult:
     """Copy the replays of `org` at the Replays API server `source` (its root URL, e.g.
-    `https://sentry.io`) into the store at `data`; see the module doc.
+    `https://sentry.io`) into the store at `data`; see the module doc. `projects` are slugs
+    (default: every project of `org`), `since` a period like `90d`, `concurrency` the replays
+    fetched at once, `state_path` the resume file (default: `import-state/` in the store),
+    `page_size` the list's page (1..100). `on_progress(n)` is called as replays are done,
+    `on_total(n)` once the total is known.
 
     Raises `ReplayStoreError` (a `TransferError` for the source's refusals) on bad input.
     """
@@ -374,6 +383,7 @@ def import_from(
         state_path=Path(state_path) if state_path is not None else None,
         on_progress=on_progress,
         on_total=on_total,
+        page_size=page_size,
     )
     try:
         with store.storage.lock.hold():

@@ -16,20 +16,36 @@ from replaystore.ingest import EnvelopeInput
 from replaystore.transfer.client import next_cursor
 
 ORG = "acme"
+ACME_PROJECTS = {p.id for p in fixtures.PROJECTS if p.org == ORG}
 PERIOD = "90d"
 
 
-def build_source(root: Path, replays: int, *, seed: int = 7) -> str:
-    """A store of generated replays (all fixture projects); returns a token for ORG."""
+ANCHOR = datetime.now(UTC)
+
+
+def build_source(root: Path, replays: int, *, seed: int = 7, held_back: int = 0) -> str:
+    """A store of generated replays (all fixture projects); returns a token for ORG. The last
+    segment of the first `held_back` replays with several segments is left out (`late`)."""
     catalog = Catalog(root)
     for project in fixtures.PROJECTS:
         catalog.add_project(project.org, project.slug, project.id, project.dsn_key)
-    add_replays(root, replays, seed=seed)
+    early, _ = split_late(replays, seed, held_back)
+    ingest(root, early)
     return catalog.add_token(ORG)
 
 
-def add_replays(root: Path, replays: int, *, seed: int) -> None:
-    generated = fixtures.generate(datetime.now(UTC), seed=seed, replays=replays)
+def split_late(replays: int, seed: int, held_back: int) -> tuple[list, list]:
+    generated = list(fixtures.generate(ANCHOR, seed=seed, replays=replays))
+    last: dict[str, str] = {}
+    for e in generated:
+        if e.project_id in ACME_PROJECTS and "-s" in e.name:
+            last[e.name.split("-s")[0]] = e.name
+    late = {name for name in last.values() if not name.endswith("-s00")}
+    late = set(sorted(late)[:held_back])
+    return [e for e in generated if e.name not in late], [e for e in generated if e.name in late]
+
+
+def ingest(root: Path, generated: list) -> None:
     envelopes = [
         EnvelopeInput(body=e.body, project_id=e.project_id, user_agent=e.user_agent, name=e.name)
         for e in generated
