@@ -75,7 +75,10 @@ def pages(base: str, token: str, path: str, params: list[tuple[str, str]]) -> li
 
 def listing(base: str, token: str) -> list[dict]:
     return pages(
-        base, token, f"/organizations/{ORG}/replays/", [("statsPeriod", PERIOD), ("per_page", "100")]
+        base,
+        token,
+        f"/organizations/{ORG}/replays/",
+        [("statsPeriod", PERIOD), ("per_page", "100")],
     )
 
 
@@ -93,6 +96,8 @@ def everything(base: str, token: str) -> dict:
         out["details"][rid] = orjson.loads(details)["data"]
         prefix = f"/projects/{ORG}/{slug}/replays/{rid}"
         out["segments"][rid] = pages(base, token, f"{prefix}/recording-segments/", [])
-        out["downloads"][rid] = get(base, token, f"{prefix}/recording-segments/", [("download", "")])[0]
+        out["downloads"][rid] = get(
+            base, token, f"{prefix}/recording-segments/", [("download", "")]
+        )[0]
         out["clicks"][rid] = pages(base, token, f"{prefix}/clicks/", [])
     return out

@@ -79,7 +79,9 @@ def test_import_cli_copies_every_answer_and_a_second_run_copies_nothing(source, 
     assert f"imported 0 new and 0 updated replays (0 segments); {listed} unchanged" in again.stdout
     # the project slugs and ids are the source's
     assert {(p.slug, p.id) for p in Catalog(copy).projects(ORG)} == {
-        ("web-app", 11), ("checkout", 12), ("docs", 13)
+        ("web-app", 11),
+        ("checkout", 12),
+        ("docs", 13),
     }
 
 
@@ -194,22 +196,26 @@ class _Forward(BaseHTTPRequestHandler):
                 proxy.waited.append(now - proxy.refused.pop(self.path))
         try:
             if refuse:
-                self._send(429, {"Retry-After": "1"}, b'{"detail": "slow down"}')
-                return
-            request = urllib.request.Request(
-                proxy.upstream + self.path,
-                headers={"Authorization": self.headers.get("Authorization", "")},
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60) as answer:
-                    status, headers, body = answer.status, answer.headers, answer.read()
-            except urllib.error.HTTPError as error:
-                status, headers, body = error.code, error.headers, error.read()
-            kept = {k: headers[k] for k in ("Link", "Content-Type") if headers.get(k)}
-            self._send(status, kept, body)
+                answer = (429, {"Retry-After": "1"}, b'{"detail": "slow down"}')
+            else:
+                answer = self._forward(proxy.upstream)
         finally:
+            # counted until the answer is ready: once it is sent, the client may go on
             with proxy.lock:
                 proxy.inflight -= 1
+        self._send(*answer)
+
+    def _forward(self, upstream: str) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(
+            upstream + self.path,
+            headers={"Authorization": self.headers.get("Authorization", "")},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                status, headers, body = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as error:
+            status, headers, body = error.code, error.headers, error.read()
+        return status, {k: headers[k] for k in ("Link", "Content-Type") if headers.get(k)}, body
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -225,9 +231,7 @@ def test_429_is_waited_out_as_retry_after_says_with_bounded_concurrency(source, 
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     try:
-        result = import_from(
-            str(tmp_path / "copy"), proxy.base, ORG, source.token, concurrency=2
-        )
+        result = import_from(str(tmp_path / "copy"), proxy.base, ORG, source.token, concurrency=2)
     finally:
         proxy.shutdown()
         proxy.server_close()
