@@ -173,3 +173,24 @@ def test_the_source_answers_are_not_empty(source):
         i["count_rage_clicks"] for i in got["list"]
     )
     assert ORG
+
+
+def test_the_real_sdk_capture_round_trips(tmp_path):
+    """A replay a real browser SDK recorded (zlib bodies, dead clicks, an error) comes back
+    from its export the same on every route."""
+    capture = Path(__file__).resolve().parents[2] / "data" / "fixtures" / "sdk-capture"
+    source = replaystore.open(str(tmp_path / "source"))
+    source.ingest_files(sorted(capture.glob("*.envelope")), project_id=42)
+    replay_id = "dd6eede9d2ae4e18aa22002dfdfbb9e3"
+    assert export_jsonl(str(tmp_path / "source"), tmp_path / "x.jsonl", since="3650d") == 1
+    copy = replaystore.open(str(tmp_path / "copy"))
+    copy.ingest_files([tmp_path / "x.jsonl"])
+    want = source.get_replay(replay_id)
+    assert want["count_dead_clicks"] > 0 and want["count_errors"] > 0
+    assert copy.get_replay(replay_id) == want
+    held = source.recording_segments(42, replay_id)
+    assert copy.recording_segments(42, replay_id) == held and len(held) == want["count_segments"]
+    assert copy.clicks(42, replay_id) == source.clicks(42, replay_id)
+    for segment in held:
+        number = segment["segmentId"]
+        assert copy.recording(42, replay_id, number) == source.recording(42, replay_id, number)
