@@ -97,6 +97,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ExportError(f"no store at {args.data!r}")
     with _bar("export") as bar:
         advance = (lambda n: bar(advance=n)) if bar else None
+        total = (lambda n: bar(total=n)) if bar else None
         if args.format == "parquet":
             if args.out == "-":
                 raise ExportError("Parquet goes into a folder: give --out a folder, not '-'")
@@ -106,7 +107,12 @@ def run_export(args: argparse.Namespace) -> int:
         else:
             out = sys.stdout if args.out == "-" else args.out
             count = export_jsonl(
-                args.data, out, query=args.query, since=args.since, on_progress=advance
+                args.data,
+                out,
+                query=args.query,
+                since=args.since,
+                on_progress=advance,
+                on_total=total,
             )
             message = f"exported {count} replays to {args.out}"
     print(message, file=sys.stderr if args.out == "-" else sys.stdout)

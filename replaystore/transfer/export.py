@@ -31,6 +31,7 @@ from replaystore.storage.views import DIALECT
 from replaystore.transfer.importer import DEFAULT_SINCE, PAGE, _click_line
 
 Progress = Callable[[int], None]
+Total = Callable[[int | None], None]
 # View -> file name of the Parquet export (the summary's tag index is the `replay_tags` view).
 PARQUET_VIEWS = {
     "segments": "segments",
@@ -97,18 +98,18 @@ def _rows(store: Any, view: str, keys: list[tuple[int, str]] | None) -> pa.Table
         return con.sql(select.sql(dialect=DIALECT)).to_arrow_table()
 
 
-def _clicks(store: Any, project_id: int, replay_id: str) -> list[dict[str, Any]]:
+def _clicks(con: Any, project_id: int, replay_id: str) -> list[dict[str, Any]]:
     where = exp.and_(
         exp.column("project_id").eq(exp.convert(project_id)),
         exp.column("replay_id").eq(exp.convert(replay_id)),
     )
     select = exp.select(exp.Star()).from_("clicks").where(where).order_by("timestamp", "event_hash")
-    with store.storage.connect() as con:
-        return con.sql(select.sql(dialect=DIALECT)).to_arrow_table().to_pylist()
+    return con.sql(select.sql(dialect=DIALECT)).to_arrow_table().to_pylist()
 
 
-def replay_lines(store: Any, replay: dict[str, Any]) -> Iterator[str]:
-    """The export lines of one (not archived) replay object of `store`."""
+def replay_lines(store: Any, con: Any, replay: dict[str, Any]) -> Iterator[str]:
+    """The export lines of one (not archived) replay object of `store` (`con`: a connection
+    of `store.storage`, for its click rows)."""
     project_id, replay_id = int(replay["project_id"]), replay["id"]
     segments = store.recording_segments(project_id, replay_id)
     line = {
@@ -118,7 +119,7 @@ def replay_lines(store: Any, replay: dict[str, Any]) -> Iterator[str]:
         "segments": [
             {"segment_id": s["segmentId"], "date_added": s["dateAdded"]} for s in segments
         ],
-        "clicks": [_click_line(row) for row in _clicks(store, project_id, replay_id)],
+        "clicks": [_click_line(row) for row in _clicks(con, project_id, replay_id)],
     }
     yield orjson.dumps(line).decode()
     for segment in segments:
@@ -148,18 +149,20 @@ def write_jsonl(
     query: str = "",
     since: str = DEFAULT_SINCE,
     on_progress: Progress | None = None,
+    on_total: Total | None = None,
 ) -> int:
     """Write the export lines of the chosen replays of an open store to `handle`."""
-    count = 0
-    for replay in _chosen(store, query, since):
-        if replay.get("is_archived"):
-            continue  # nothing of a deleted replay is left to export
-        for line in replay_lines(store, replay):
-            handle.write(line + "\n")
-        count += 1
-        if on_progress:
-            on_progress(1)
-    return count
+    # Deleted replays are left out: nothing of them is left to export.
+    chosen = [r for r in _chosen(store, query, since) if not r.get("is_archived")]
+    if on_total:
+        on_total(len(chosen))
+    with store.storage.connect() as con:
+        for replay in chosen:
+            for line in replay_lines(store, con, replay):
+                handle.write(line + "\n")
+            if on_progress:
+                on_progress(1)
+    return len(chosen)
 
 
 def export_jsonl(
@@ -169,20 +172,25 @@ def export_jsonl(
     query: str = "",
     since: str = DEFAULT_SINCE,
     on_progress: Progress | None = None,
+    on_total: Total | None = None,
 ) -> int:
     """Write the replays of the store at `data` started within `since` that match `query` as
     JSONL (docs/jsonl-format.md) to the file `out` (or an open text file); returns how many.
     Archived replays are left out. A file is replaced only once the export is complete."""
     store = _open_store(data)
     if not isinstance(out, str | os.PathLike):
-        return write_jsonl(store, out, query=query, since=since, on_progress=on_progress)
+        return write_jsonl(
+            store, out, query=query, since=since, on_progress=on_progress, on_total=on_total
+        )
     target = Path(out)
     if target.is_dir():
         raise ExportError(f"--out {str(out)!r} is a folder; JSONL goes into a file")
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
-            count = write_jsonl(store, handle, query=query, since=since, on_progress=on_progress)
+            count = write_jsonl(
+                store, handle, query=query, since=since, on_progress=on_progress, on_total=on_total
+            )
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
