@@ -5,7 +5,8 @@ pinned when the run starts), each replay the store does not already show the sam
 fetched — its recording segments (metadata and `download`, paged), its clicks — by a bounded
 pool of threads and stored as `replay` + `replay_recording` lines (docs/jsonl-format.md).
 A replay already stored with fewer segments gets only its new segments (and their clicks);
-one shown the same is skipped, which makes a second run copy only what is new.
+one shown the same is skipped, which makes a second run copy only what is new. A replay
+deleted at the source (listed archived) is deleted in the store too.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class ImportResult:
     copied: int = 0  # replays new to the store
     updated: int = 0  # replays that gained segments or other rows
     unchanged: int = 0  # replays the store already showed the same way
-    archived: int = 0  # archived (deleted) replays at the source: nothing to copy
+    deleted: int = 0  # replays deleted at the source since they were copied: deleted here
+    archived: int = 0  # other archived (deleted) replays at the source: nothing to copy
     segments: int = 0  # recording segments copied
     requests: int = 0
     rate_limited: int = 0  # 429 answers waited out
@@ -59,9 +61,9 @@ class ImportResult:
     def __str__(self) -> str:
         return (
             f"imported {self.copied} new and {self.updated} updated replays "
-            f"({self.segments} segments); {self.unchanged} unchanged, {self.archived} archived "
-            f"at the source, {self.listed} listed; {self.requests} requests, "
-            f"{self.rate_limited} rate-limited"
+            f"({self.segments} segments), {self.deleted} deleted; {self.unchanged} unchanged, "
+            f"{self.archived} archived at the source, {self.listed} listed; "
+            f"{self.requests} requests, {self.rate_limited} rate-limited"
         )
 
 
@@ -248,13 +250,18 @@ class Importer:
 
     def _job(self, item: dict[str, Any]) -> tuple[Callable[..., Any], ...] | None:
         """The fetch to run for a listed replay, or None when there is nothing to copy."""
-        if item.get("is_archived"):
-            self.result.archived += 1
-            return None
         project = self.projects.get(int(item["project_id"]))
         if project is None:
             raise TransferError(f"the source listed replay {item.get('id')} of an unknown project")
         held = self.store.get_replay(item["id"], projects=[project.id])
+        if item.get("is_archived"):
+            # Deleted at the source: deleted here too (its data is gone there, nothing to copy).
+            if held is not None and not held.get("is_archived"):
+                self.store.storage.delete_replay(project.id, held["id"])
+                self.result.deleted += 1
+            else:
+                self.result.archived += 1
+            return None
         # Deleted here: it stays deleted (a DELETE's archive marker is final).
         if held is not None and (held.get("is_archived") or comparable(held) == comparable(item)):
             self.result.unchanged += 1

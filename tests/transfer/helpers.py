@@ -63,6 +63,14 @@ def get(base: str, token: str, path: str, params: list[tuple[str, str]] | None =
         return answer.read(), dict(answer.headers.items())
 
 
+def delete(base: str, token: str, path: str) -> int:
+    request = urllib.request.Request(
+        f"{base}/api/0{path}", method="DELETE", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.status
+
+
 def pages(base: str, token: str, path: str, params: list[tuple[str, str]]) -> list:
     items, cursor = [], None
     while True:

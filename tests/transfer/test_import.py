@@ -20,7 +20,16 @@ from replaystore.catalog import Catalog
 from replaystore.transfer import import_from
 from replaystore.transfer.state import load
 from tests.server_process import CLI, ServerProcess, free_port
-from tests.transfer.helpers import ORG, build_source, everything, ingest, listing, split_late
+from tests.transfer.helpers import (
+    ORG,
+    build_source,
+    delete,
+    everything,
+    ingest,
+    listing,
+    slugs,
+    split_late,
+)
 
 REPLAYS = 40  # generated over every fixture project; about two thirds are ORG's
 
@@ -76,7 +85,10 @@ def test_import_cli_copies_every_answer_and_a_second_run_copies_nothing(source, 
 
     again = run_cli(*args, "--token", source.token, "--concurrency", "2")
     assert again.returncode == 0, again.stderr
-    assert f"imported 0 new and 0 updated replays (0 segments); {listed} unchanged" in again.stdout
+    assert (
+        f"imported 0 new and 0 updated replays (0 segments), 0 deleted; {listed} unchanged"
+        in again.stdout
+    )
     # the project slugs and ids are the source's
     assert {(p.slug, p.id) for p in Catalog(copy).projects(ORG)} == {
         ("web-app", 11),
@@ -102,8 +114,15 @@ def test_incremental_run_copies_new_replays_and_new_segments(tmp_path):
         more, _ = split_late(12, 8, 0)
         ingest(root, more)  # and new replays
         server.start()
+        # one replay without late segments is deleted at the source, through its DELETE route
+        gone = sorted(i for i in before if i[:12] not in updated_ids(late))[0]
+        slug = slugs()[
+            next(i["project_id"] for i in listing(server.base, token) if i["id"] == gone)
+        ]
+        delete(server.base, token, f"/projects/{ORG}/{slug}/replays/{gone}/")
         after = {item["id"] for item in listing(server.base, token)}
         second = import_from(str(copy), server.base, ORG, token)
+        assert second.deleted == 1
         assert second.copied == len(after - before) > 0
         assert second.updated == 3
         assert second.segments == 3 + sum(
@@ -111,14 +130,15 @@ def test_incremental_run_copies_new_replays_and_new_segments(tmp_path):
             for item in listing(server.base, token)
             if item["id"] in after - before
         )
-        assert second.unchanged == len(before) - 3
+        assert second.unchanged == len(before) - 3 - 1
         assert_same(Source(root, server, token), copy)
     finally:
         server.stop()
 
 
-class Interrupt(Exception):
-    pass
+def updated_ids(late: list) -> set[str]:
+    """The replay id prefixes (12 digits) the envelopes of `late` belong to."""
+    return {e.name.split("-s")[0] for e in late}
 
 
 def test_an_interrupted_import_resumes_from_its_state_file(source, tmp_path):
