@@ -52,6 +52,13 @@ def test_jsonl_export_reingests_to_the_same_answers(source, tmp_path):
     before = replaystore.open(str(copy)).sql("SELECT count(*) AS n FROM segments")
     assert run_cli("ingest", "--data", str(copy), str(out)).returncode == 0
     assert replaystore.open(str(copy)).sql("SELECT count(*) AS n FROM segments") == before
+    # and the copy exports the same file, byte for byte
+    assert export_jsonl(str(copy), tmp_path / "again.jsonl") == len(want_replays(lines))
+    assert (tmp_path / "again.jsonl").read_bytes() == out.read_bytes()
+
+
+def want_replays(lines: list[dict]) -> list[dict]:
+    return [line for line in lines if line["type"] == "replay"]
 
 
 def test_jsonl_export_of_a_query_holds_only_the_matches(source, tmp_path):

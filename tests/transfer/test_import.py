@@ -69,18 +69,19 @@ def assert_same(source: Source, copy: Path) -> None:
         assert got[part] == want[part], part
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {"REPLAYSTORE_PROGRESS": "0", "PATH": "/usr/bin:/bin"}
+def run_cli(*args: str, progress: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {"REPLAYSTORE_PROGRESS": "1" if progress else "0", "PATH": "/usr/bin:/bin"}
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_import_cli_copies_every_answer_and_a_second_run_copies_nothing(source, tmp_path):
     copy = tmp_path / "copy"
     args = ["import", "--data", str(copy), "--from", source.server.base, "--org", ORG]
-    first = run_cli(*args, "--token", source.token)
+    first = run_cli(*args, "--token", source.token, progress=True)
     assert first.returncode == 0, first.stderr
     listed = len(listing(source.server.base, source.token))
     assert f"imported {listed} new and 0 updated" in first.stdout
+    assert f"{listed}/{listed} replays" in first.stderr  # the progress bar, drawn by rich
     assert_same(source, copy)
 
     again = run_cli(*args, "--token", source.token, "--concurrency", "2")
