@@ -81,21 +81,34 @@ def _project_ids(store: Any) -> list[int]:
         return [row[0] for row in con.sql(select.sql(dialect=DIALECT)).fetchall()]
 
 
-def _rows(store: Any, view: str, keys: list[tuple[int, str]] | None) -> pa.Table:
-    select = exp.select(exp.Star()).from_(exp.to_table(view))
-    with store.storage.connect() as con:
-        if keys is not None:
-            chosen = pa.table(
-                {
-                    "project_id": pa.array([k[0] for k in keys], pa.int64()),
-                    "replay_id": pa.array([k[1] for k in keys], pa.string()),
-                }
-            )
-            con.register("chosen", chosen)
-            select = select.join(
-                exp.to_table("chosen"), using=["project_id", "replay_id"], join_type="semi"
-            )
-        return con.sql(select.sql(dialect=DIALECT)).to_arrow_table()
+def _chosen_keys(con: Any, keys: list[tuple[int, str]]) -> None:
+    """Register the chosen replays' keys as the relation `chosen` on `con`."""
+    chosen = pa.table(
+        {
+            "project_id": pa.array([k[0] for k in keys], pa.int64()),
+            "replay_id": pa.array([k[1] for k in keys], pa.string()),
+        }
+    )
+    con.register("chosen", chosen)
+
+
+def _of_chosen(view: str) -> exp.Select:
+    return (
+        exp.select(exp.Star())
+        .from_(exp.to_table(view))
+        .join(exp.to_table("chosen"), using=["project_id", "replay_id"], join_type="semi")
+    )
+
+
+def _copy_to_parquet(con: Any, select: exp.Select, path: Path) -> int:
+    """COPY the rows to a Parquet file (streamed by DuckDB, not held in memory)."""
+    copy = exp.Copy(
+        this=exp.Subquery(this=select),
+        kind=False,
+        files=[exp.Literal.string(str(path))],
+        params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("PARQUET"))],
+    )
+    return int(con.execute(copy.sql(dialect=DIALECT)).fetchone()[0])
 
 
 def _clicks(con: Any, project_id: int, replay_id: str) -> list[dict[str, Any]]:
@@ -215,25 +228,54 @@ def export_parquet(
     folder.mkdir(parents=True, exist_ok=True)
     keys = [(int(r["project_id"]), r["id"]) for r in _chosen(store, query, since)]
     written: dict[str, int] = {}
-    for view, name in PARQUET_VIEWS.items():
-        table = _rows(store, view, keys)
-        pq.write_table(table, folder / f"{name}.parquet")
-        written[name] = table.num_rows
-        if on_progress:
-            on_progress(1)
-    segments = _rows(store, "segments", keys).select(["project_id", "replay_id", "segment_id"])
-    recordings = []
-    for row in segments.to_pylist():
-        body = store.storage.read_blob(row["project_id"], row["replay_id"], row["segment_id"])
-        if body is not None:
-            recordings.append({**row, "rrweb": decompress(body).decode("utf-8", "replace")})
-    pq.write_table(
-        pa.Table.from_pylist(recordings, schema=RECORDINGS), folder / "recordings.parquet"
-    )
-    written["recordings"] = len(recordings)
+    with store.storage.connect() as con:
+        _chosen_keys(con, keys)
+        for view, name in PARQUET_VIEWS.items():
+            written[name] = _replace(
+                folder / f"{name}.parquet",
+                lambda p, v=view: _copy_to_parquet(con, _of_chosen(v), p),
+            )
+            if on_progress:
+                on_progress(1)
+        stored = _of_chosen("segments").where(exp.column("has_blob"))
+        segments = con.sql(stored.sql(dialect=DIALECT)).to_arrow_table()
+    keys_of = segments.select(["project_id", "replay_id", "segment_id"]).to_pylist()
+    path = folder / "recordings.parquet"
+    written["recordings"] = _replace(path, lambda p: _write_recordings(store, keys_of, p))
     if on_progress:
         on_progress(1)
     return written
+
+
+def _replace(path: Path, write: Callable[[Path], int]) -> int:
+    """Write `path` through a temporary file, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        count = write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+RECORDINGS_PER_GROUP = 500
+
+
+def _write_recordings(store: Any, keys: list[dict[str, Any]], path: Path) -> int:
+    count = 0
+    with pq.ParquetWriter(path, RECORDINGS) as writer:
+        for start in range(0, max(len(keys), 1), RECORDINGS_PER_GROUP):
+            rows = []
+            for key in keys[start : start + RECORDINGS_PER_GROUP]:
+                body = store.storage.read_blob(
+                    key["project_id"], key["replay_id"], key["segment_id"]
+                )
+                if body is not None:
+                    rows.append({**key, "rrweb": decompress(body).decode("utf-8", "replace")})
+            writer.write_table(pa.Table.from_pylist(rows, schema=RECORDINGS))
+            count += len(rows)
+    return count
 
 
 PARQUET_FILES = (*PARQUET_VIEWS.values(), "recordings")

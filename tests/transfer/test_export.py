@@ -14,7 +14,7 @@ from replaystore import fixtures
 from replaystore.catalog import Catalog
 from replaystore.errors import IngestError
 from replaystore.ingest import parse_jsonl
-from replaystore.transfer import export_jsonl
+from replaystore.transfer import export_jsonl, export_parquet
 from tests.server_process import ServerProcess
 from tests.transfer.helpers import ORG, build_source, everything, listing
 from tests.transfer.test_import import Source, assert_same, run_cli
@@ -201,3 +201,19 @@ def test_the_real_sdk_capture_round_trips(tmp_path):
     for segment in held:
         number = segment["segmentId"]
         assert copy.recording(42, replay_id, number) == source.recording(42, replay_id, number)
+
+
+def test_parquet_export_of_a_query_holds_only_the_matches(source, tmp_path):
+    written = export_parquet(str(source.root), tmp_path / "t", query="count_errors:>0")
+    store = replaystore.open(str(source.root))
+    want = store.sql("SELECT count(*) AS n FROM replays WHERE count_errors > 0")[0]["n"]
+    assert written["replays"] == want > 0
+    ids = {
+        r[0]
+        for r in duckdb.execute(f"SELECT replay_id FROM '{tmp_path}/t/segments.parquet'").fetchall()
+    }
+    matched = {
+        r["replay_id"] for r in store.sql("SELECT replay_id FROM replays WHERE count_errors > 0")
+    }
+    assert ids == matched
+    assert written["segments"] < store.sql("SELECT count(*) AS n FROM segments")[0]["n"]
