@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -178,7 +179,7 @@ def test_an_interrupted_import_resumes_from_its_state_file(source, tmp_path):
 class RateLimiter(ThreadingHTTPServer):
     """A proxy on 127.0.0.1 in front of the source: every third request is first refused
     with 429 and `Retry-After: 1`; it records when each refused request came back and how
-    many requests were in flight at once."""
+    many requests were in flight at once. It answers in Sentry's spelling (`sentry_spelling`)."""
 
     daemon_threads = True
 
@@ -236,6 +237,8 @@ class _Forward(BaseHTTPRequestHandler):
                 status, headers, body = answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as error:
             status, headers, body = error.code, error.headers, error.read()
+        if status == 200 and "download" not in self.path:
+            body = sentry_spelling(self.path, body)
         return status, {k: headers[k] for k in ("Link", "Content-Type") if headers.get(k)}, body
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -245,6 +248,20 @@ class _Forward(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def sentry_spelling(path: str, body: bytes) -> bytes:
+    """Sentry's spelling of the same answers: click times as ISO strings, `Z` for UTC."""
+    answer = orjson.loads(body)
+    items = answer.get("data") if isinstance(answer, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if "/clicks/" in path:
+            moment = datetime.fromtimestamp(item["timestamp"], UTC)
+            item["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name in ("started_at", "finished_at"):
+            if isinstance(item.get(name), str):
+                item[name] = item[name].replace("+00:00", "Z")
+    return orjson.dumps(answer)
 
 
 def test_429_is_waited_out_as_retry_after_says_with_bounded_concurrency(source, tmp_path):
