@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -111,8 +111,19 @@ class Client:
         query = urllib.parse.urlencode(params or [], safe=":")
         return f"{self.root}/api/0{path}" + (f"?{query}" if query else "")
 
-    def get(self, path: str, params: list[tuple[str, str]] | None = None) -> Answer:
-        """One GET, retried on 429 (after `Retry-After`), 5xx and connection failures."""
+    @overload
+    def get(self, path: str, params: list[tuple[str, str]] | None = None) -> Answer: ...
+
+    @overload
+    def get(
+        self, path: str, params: list[tuple[str, str]] | None = None, *, missing_ok: bool
+    ) -> Answer | None: ...
+
+    def get(
+        self, path: str, params: list[tuple[str, str]] | None = None, *, missing_ok: bool = False
+    ) -> Answer | None:
+        """One GET, retried on 429 (after `Retry-After`), 5xx and connection failures; with
+        `missing_ok`, None for a 404."""
         url = self.url(path, params)
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if self.token:
@@ -126,6 +137,8 @@ class Client:
                     return Answer(answer.status, answer.read(), dict(answer.headers.items()))
             except urllib.error.HTTPError as error:
                 status, body = error.code, error.read()
+                if status == 404 and missing_ok:
+                    return None
                 if status != 429 and status < 500:
                     raise TransferError(_refusal(url, status, body)) from None
                 delay = retry_after(error.headers.get("Retry-After"))

@@ -28,7 +28,7 @@ from replaystore.ingest.jsonl import parse_jsonl
 from replaystore.query.params import parse_window
 from replaystore.transfer import state as states
 from replaystore.transfer.client import Client, TransferError, data_of
-from replaystore.transfer.split import split_array
+from replaystore.transfer.segments import fetch_segments
 
 PAGE = 100  # the largest page every route allows (SPEC §3 "Limits of paging")
 DEFAULT_CONCURRENCY = 4
@@ -282,24 +282,7 @@ class Importer:
         stored: dict[int, Any],
     ) -> tuple[str, list[str], int]:
         base = f"/projects/{self.org}/{project.slug}/replays/{item['id']}"
-        segments: list[dict[str, Any]] = []
-        bodies: dict[int, bytes] = {}
-        listing = f"{base}/recording-segments/"
-        cursor: str | None = None
-        for answer, following in self.client.pages(listing, [("per_page", str(PAGE))]):
-            page = [s for s in data_of(answer) if s["segmentId"] not in stored]
-            segments.extend(page)
-            if page:
-                params = [("per_page", str(PAGE)), ("download", "1")]
-                params += [("cursor", cursor)] if cursor else []
-                listed = [s["segmentId"] for s in data_of(answer)]
-                chunks = split_array(self.client.get(listing, params).body)
-                if len(chunks) != len(listed):
-                    raise TransferError(
-                        f"{listing}: {len(listed)} segments but {len(chunks)} downloaded"
-                    )
-                bodies.update(zip(listed, chunks, strict=True))
-            cursor = following
+        segments, bodies = fetch_segments(self.client, base, stored)
         clicked = set()
         for clicks in self.client.data_pages(f"{base}/clicks/", [("per_page", str(PAGE))]):
             clicked |= _click_keys(clicks)

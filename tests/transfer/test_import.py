@@ -4,6 +4,7 @@ resumable, rate-limit aware, bounded concurrency."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -179,7 +180,8 @@ def test_an_interrupted_import_resumes_from_its_state_file(source, tmp_path):
 class RateLimiter(ThreadingHTTPServer):
     """A proxy on 127.0.0.1 in front of the source: every third request is first refused
     with 429 and `Retry-After: 1`; it records when each refused request came back and how
-    many requests were in flight at once. It answers in Sentry's spelling (`sentry_spelling`)."""
+    many requests were in flight at once. It answers as Sentry does: `sentry_spelling`, and a
+    segment list answered with the segments' bodies (Q8)."""
 
     daemon_threads = True
 
@@ -192,6 +194,7 @@ class RateLimiter(ThreadingHTTPServer):
         self.waited: list[float] = []
         self.inflight = 0
         self.most_inflight = 0
+        self.probes = 0  # single-segment metadata requests
 
     @property
     def base(self) -> str:
@@ -208,6 +211,7 @@ class _Forward(BaseHTTPRequestHandler):
         proxy = self.server
         with proxy.lock:
             proxy.count += 1
+            proxy.probes += bool(re.search(r"/recording-segments/\d+/", self.path))
             proxy.inflight += 1
             proxy.most_inflight = max(proxy.most_inflight, proxy.inflight)
             now = time.monotonic()
@@ -228,8 +232,11 @@ class _Forward(BaseHTTPRequestHandler):
         self._send(*answer)
 
     def _forward(self, upstream: str) -> tuple[int, dict[str, str], bytes]:
+        path = self.path
+        if "/recording-segments/?" in path and "download" not in path:
+            path += "&download=1"  # Sentry sends the bodies here too (backend c.6, Q8)
         request = urllib.request.Request(
-            upstream + self.path,
+            upstream + path,
             headers={"Authorization": self.headers.get("Authorization", "")},
         )
         try:
@@ -277,6 +284,7 @@ def test_429_is_waited_out_as_retry_after_says_with_bounded_concurrency(source, 
     assert not proxy.refused  # every refused request was asked again
     assert min(proxy.waited) >= 1.0  # not before Retry-After
     assert 1 <= proxy.most_inflight <= 2
+    assert proxy.probes > 0  # segment metadata asked one by one, as Sentry needs
     assert result.copied == len(listing(source.server.base, source.token))
     assert_same(source, tmp_path / "copy")
 
