@@ -41,6 +41,7 @@ PARQUET_VIEWS = {
     "replays": "replays",
     "replay_tags": "tags",
 }
+REPLAYS_PER_QUERY = 200  # replays whose click rows one query reads
 RECORDINGS = pa.schema(
     [
         ("project_id", pa.int64()),
@@ -111,18 +112,19 @@ def _copy_to_parquet(con: Any, select: exp.Select, path: Path) -> int:
     return int(con.execute(copy.sql(dialect=DIALECT)).fetchone()[0])
 
 
-def _clicks(con: Any, project_id: int, replay_id: str) -> list[dict[str, Any]]:
-    where = exp.and_(
-        exp.column("project_id").eq(exp.convert(project_id)),
-        exp.column("replay_id").eq(exp.convert(replay_id)),
-    )
-    select = exp.select(exp.Star()).from_("clicks").where(where).order_by("timestamp", "event_hash")
-    return con.sql(select.sql(dialect=DIALECT)).to_arrow_table().to_pylist()
+def _clicks_by_replay(con: Any, keys: list[tuple[int, str]]) -> dict[tuple[int, str], list]:
+    """The click rows of the replays `keys`, per replay, oldest first (one query)."""
+    _chosen_keys(con, keys)
+    select = _of_chosen("clicks").order_by("project_id", "replay_id", "timestamp", "event_hash")
+    found: dict[tuple[int, str], list] = {}
+    for row in con.sql(select.sql(dialect=DIALECT)).to_arrow_table().to_pylist():
+        found.setdefault((row["project_id"], row["replay_id"]), []).append(row)
+    con.unregister("chosen")
+    return found
 
 
-def replay_lines(store: Any, con: Any, replay: dict[str, Any]) -> Iterator[str]:
-    """The export lines of one (not archived) replay object of `store` (`con`: a connection
-    of `store.storage`, for its click rows)."""
+def replay_lines(store: Any, replay: dict[str, Any], clicks: list[dict[str, Any]]) -> Iterator[str]:
+    """The export lines of one (not archived) replay object of `store`, with its click rows."""
     project_id, replay_id = int(replay["project_id"]), replay["id"]
     segments = store.recording_segments(project_id, replay_id)
     line = {
@@ -132,7 +134,7 @@ def replay_lines(store: Any, con: Any, replay: dict[str, Any]) -> Iterator[str]:
         "segments": [
             {"segment_id": s["segmentId"], "date_added": s["dateAdded"]} for s in segments
         ],
-        "clicks": [_click_line(row) for row in _clicks(con, project_id, replay_id)],
+        "clicks": [_click_line(row) for row in clicks],
     }
     yield orjson.dumps(line).decode()
     for segment in segments:
@@ -170,11 +172,15 @@ def write_jsonl(
     if on_total:
         on_total(len(chosen))
     with store.storage.connect() as con:
-        for replay in chosen:
-            for line in replay_lines(store, con, replay):
-                handle.write(line + "\n")
-            if on_progress:
-                on_progress(1)
+        for start in range(0, len(chosen), REPLAYS_PER_QUERY):
+            group = chosen[start : start + REPLAYS_PER_QUERY]
+            clicks = _clicks_by_replay(con, [(int(r["project_id"]), r["id"]) for r in group])
+            for replay in group:
+                key = (int(replay["project_id"]), replay["id"])
+                for line in replay_lines(store, replay, clicks.get(key, [])):
+                    handle.write(line + "\n")
+                if on_progress:
+                    on_progress(1)
     return len(chosen)
 
 
