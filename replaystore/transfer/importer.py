@@ -82,6 +82,12 @@ def comparable(replay: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _same(held: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    """Whether the store shows the source's replay the same way, on the attributes the store
+    has (a source may have more: they are not kept, so they cannot tell a change)."""
+    return comparable(held) == comparable({k: item.get(k) for k in held})
+
+
 def _click_line(row: Mapping[str, Any]) -> dict[str, Any]:
     names = ("segment_id", "node_id", "tag", "id", "class", "text", "role", "alt", "testid")
     out = {name: row[name] for name in names}
@@ -263,7 +269,7 @@ class Importer:
                 self.result.archived += 1
             return None
         # Deleted here: it stays deleted (a DELETE's archive marker is final).
-        if held is not None and (held.get("is_archived") or comparable(held) == comparable(item)):
+        if held is not None and (held.get("is_archived") or _same(held, item)):
             self.result.unchanged += 1
             return None
         stored = {
