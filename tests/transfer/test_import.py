@@ -350,3 +350,18 @@ def everything_segments(source: Source, item: dict) -> list:
     slug = slugs()[item["project_id"]]
     path = f"/projects/{ORG}/{slug}/replays/{item['id']}/recording-segments/"
     return pages(source.server.base, source.token, path, [])
+
+
+def test_importing_into_a_store_another_writer_holds_is_refused(source, tmp_path):
+    copy = tmp_path / "copy"
+    import_from(str(copy), source.server.base, ORG, source.token, projects=["docs"])
+    writer = ServerProcess(copy)
+    writer.start()
+    try:
+        args = ["--data", str(copy), "--from", source.server.base, "--org", ORG]
+        done = run_cli("import", *args, "--token", source.token)
+    finally:
+        writer.stop()
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
