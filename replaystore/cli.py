@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from replaystore.transfer.cli import add_commands  # import / export (SPEC §7)
 
-    add_commands(commands)
+    add_commands(commands, _data_arg)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,12 @@ TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # what sentry-cli reads too
 FORMATS = ("jsonl", "parquet")
 
 
-def add_commands(commands: Any) -> None:
-    """Add `import` and `export` to the CLI's subparsers."""
+def add_commands(commands: Any, data_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `import` and `export` to the CLI's subparsers; `data_arg` adds the CLI's `--data`."""
     source = commands.add_parser(
         "import", help="copy replays from a Replays API server (sentry.io, Sentry, replaystore)"
     )
-    source.add_argument("--data", required=True, help="the store's data folder (or fsspec URL)")
+    data_arg(source)
     source.add_argument(
         "--from", dest="source", required=True, help="server root, e.g. https://sentry.io"
     )
@@ -36,7 +36,7 @@ def add_commands(commands: Any) -> None:
     source.add_argument("--state", help="state file for resuming (default: in the store)")
 
     out = commands.add_parser("export", help="write replays as JSONL or the tables as Parquet")
-    out.add_argument("--data", required=True, help="the store's data folder (or fsspec URL)")
+    data_arg(out)
     out.add_argument("--out", required=True, help="a .jsonl file ('-': stdout) or a folder")
     out.add_argument("--format", choices=FORMATS, default="jsonl")
     out.add_argument("--query", default="", help="only replays matching this search")
