@@ -338,5 +338,6 @@ def _transfer(name: str, args: argparse.Namespace) -> int:
 
     return getattr(cli, name)(args)
 
+
 if __name__ == "__main__":
     sys.exit(main())
