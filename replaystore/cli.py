@@ -328,15 +328,22 @@ COMMANDS = {
     "project": _project,
     "token": _token,
     "demo": _demo,
-    "import": lambda args: _transfer("run_import", args),
-    "export": lambda args: _transfer("run_export", args),
 }
 
 
+# import / export (SPEC §7): their arguments and code are in replaystore/transfer/cli.py
 def _transfer(name: str, args: argparse.Namespace) -> int:
     from replaystore.transfer import cli
 
     return getattr(cli, name)(args)
+
+
+COMMANDS.update(
+    {
+        "import": lambda args: _transfer("run_import", args),
+        "export": lambda args: _transfer("run_export", args),
+    }
+)
 
 
 if __name__ == "__main__":
