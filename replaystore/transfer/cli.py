@@ -92,6 +92,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from replaystore.transfer import ExportError, export_jsonl, export_parquet
+    from replaystore.transfer.export import PARQUET_FILES
 
     if "://" not in args.data and not Path(args.data).is_dir():
         raise ExportError(f"no store at {args.data!r}")
@@ -101,7 +102,11 @@ def run_export(args: argparse.Namespace) -> int:
         if args.format == "parquet":
             if args.out == "-":
                 raise ExportError("Parquet goes into a folder: give --out a folder, not '-'")
-            written = export_parquet(args.data, args.out, query=args.query, since=args.since)
+            if bar:
+                bar(total=len(PARQUET_FILES), description="export (tables)")
+            written = export_parquet(
+                args.data, args.out, query=args.query, since=args.since, on_progress=advance
+            )
             summary = ", ".join(f"{n} {name}" for name, n in written.items())
             message = f"exported to {args.out}: {summary}"
         else:
