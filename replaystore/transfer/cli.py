@@ -44,7 +44,7 @@ def add_commands(commands: Any, data_arg: Callable[[argparse.ArgumentParser], No
 
 
 @contextmanager
-def _bar(description: str) -> Iterator[Any]:
+def _bar(description: str, unit: str = "replays") -> Iterator[Any]:
     """A rich progress bar on stderr (off with REPLAYSTORE_PROGRESS=0)."""
     if os.environ.get("REPLAYSTORE_PROGRESS", "1").strip().lower() in ("0", "false", "no", "off"):
         yield None
@@ -56,7 +56,7 @@ def _bar(description: str) -> Iterator[Any]:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("replays"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         console=Console(stderr=True),
     )
@@ -96,14 +96,14 @@ def run_export(args: argparse.Namespace) -> int:
 
     if "://" not in args.data and not Path(args.data).is_dir():
         raise ExportError(f"no store at {args.data!r}")
-    with _bar("export") as bar:
+    with _bar("export", "replays" if args.format == "jsonl" else "files") as bar:
         advance = (lambda n: bar(advance=n)) if bar else None
         total = (lambda n: bar(total=n)) if bar else None
         if args.format == "parquet":
             if args.out == "-":
                 raise ExportError("Parquet goes into a folder: give --out a folder, not '-'")
             if bar:
-                bar(total=len(PARQUET_FILES), description="export (tables)")
+                bar(total=len(PARQUET_FILES))
             written = export_parquet(
                 args.data, args.out, query=args.query, since=args.since, on_progress=advance
             )
