@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(demo, 8000)
     demo.add_argument("--replays", type=int, default=None, help="number of generated replays")
     demo.add_argument("--no-serve", action="store_true", help="build and summarise only")
+
+    from replaystore.transfer.cli import add_commands  # import / export (SPEC §7)
+
+    add_commands(commands, _data_arg)
     return parser
 
 
@@ -447,6 +451,22 @@ COMMANDS = {
     "token": _token,
     "demo": _demo,
 }
+
+
+# import / export (SPEC §7): their arguments and code are in replaystore/transfer/cli.py
+def _transfer(name: str, args: argparse.Namespace) -> int:
+    from replaystore.transfer import cli
+
+    return getattr(cli, name)(args)
+
+
+COMMANDS.update(
+    {
+        "import": lambda args: _transfer("run_import", args),
+        "export": lambda args: _transfer("run_export", args),
+    }
+)
+
 
 if __name__ == "__main__":
     sys.exit(main())
