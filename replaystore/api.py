@@ -19,8 +19,14 @@ from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
-from replaystore.query import clicks, events, replays, segments, tags
-from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
+from replaystore.query import clicks, data_source, events, replays, segments, tags
+from replaystore.query.common import (
+    Executor,
+    Page,
+    Paged,
+    replay_id_or_none,
+    segment_id_or_none,
+)
 from replaystore.query.params import (
     LIST_DAYS,
     RETENTION_DAYS,
@@ -189,7 +195,11 @@ class Api:
             environments=req.args("environment"),
             fields=parse_fields(req.args("field")),
         )
-        return _paged(req, page, result)
+        response = _paged(req, page, result)
+        preferred = req.headers.get(data_source.PREFERENCE_HEADER)
+        source = data_source.data_source(req.arg("query") or "", sort, preferred)
+        response.headers.append((data_source.HEADER, source))
+        return response
 
     def _fetch(self, req: Request, project_ids: list[int]) -> Response:
         replay_id = _replay_id(req)
@@ -233,7 +243,9 @@ class Api:
 
     def recording_segment(self, req: Request) -> Response:
         project, replay_id = self._project(req), _replay_id(req)
-        segment_id = int(req.params["segment_id"])
+        segment_id = segment_id_or_none(req.params["segment_id"])
+        if segment_id is None:  # beyond the stored integer range: no such segment
+            raise NotFound(SEGMENT_NOT_FOUND)
         window = _window(req, RETENTION_DAYS)
         found = segments.get_segment(self.engine, project.id, replay_id, segment_id, window=window)
         if found is None:

@@ -64,7 +64,7 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
     ("Access-Control-Max-Age", "3600"),
 )
-_PARAM = {"segment_id": r"\d{1,9}", "project_id": r"\d{1,15}"}
+_PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}"}
 
 
 @dataclass(frozen=True)
