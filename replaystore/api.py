@@ -19,7 +19,15 @@ from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
-from replaystore.query import clicks, data_source, events, replays, segments, tags
+from replaystore.query import (
+    clicks,
+    data_source,
+    events,
+    replays,
+    segments,
+    selectors,
+    tags,
+)
 from replaystore.query.common import (
     Executor,
     Page,
@@ -311,6 +319,23 @@ class Api:
 
     def org_tag_values(self, req: Request) -> Response:
         return self._tag_values(req, self._selected(req))
+
+    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+
+    def replay_selectors(self, req: Request) -> Response:
+        """The dead/rage click selector ranking (extra §2); `sortBy`/`orderBy` are ignored."""
+        project_ids = self._selected(req)
+        page = _page(req, default_limit=100)
+        result = selectors.list_selectors(
+            self.engine,
+            project_ids=project_ids,
+            window=_window(req, RETENTION_DAYS),
+            page=page,
+            query=req.arg("query") or "",
+            sort=req.arg("sort") or selectors.DEFAULT_SORT,
+            environments=req.args("environment"),
+        )
+        return _paged(req, page, result)
 
     # -- the organization's projects and linked events (what the web pages need) ---------
 

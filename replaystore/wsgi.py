@@ -112,6 +112,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/0/organizations/", "organizations"),
     Route("GET", f"{ORG}/projects/", "org_projects"),
     Route("GET", f"{ORG}/replays-events-meta/", "replays_events_meta"),
+    # Sentry's other replay routes (SPEC §5).
+    Route("GET", f"{ORG}/replay-selectors/", "replay_selectors"),
     # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
     Route("GET", "/", "page_list", auth=False),
     Route("GET", "/replays/{project}/{replay_id}/", "page_player", auth=False),

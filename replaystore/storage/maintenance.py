@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 RUNS = MAINTENANCE_RUNS  # one counter for compact and every background task
 
 # written by every commit: merged by size
-MERGED_TABLES = (*RAW_TABLES, "replays_recent", "recordings")
+MERGED_TABLES = (*RAW_TABLES, "replays_recent", "recordings", "selectors")
 FOLDED = ("replays", "tags")  # written only by the fold
 
 LIVE_FILES = Gauge(

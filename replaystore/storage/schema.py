@@ -200,6 +200,33 @@ TAGS = pa.schema(
     ]
 )
 
+# Signed click counts per (project, UTC day, environment, element): the precomputed form of the
+# replay-selectors ranking (storage/selector_counts.py). Ingest appends +1 rows for new clicks,
+# DELETE and retention -1 rows for purged ones; compaction sums them. `class` is the element's
+# class list without empty strings (the ranking's group key, extra §2.3); `flagged` says the
+# rows count dead or rage clicks (rows of plain clicks have dead = rage = 0).
+SELECTOR_COUNTS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("day", TS),  # UTC midnight of the clicks' day
+        ("environment", pa.string()),
+        ("tag", pa.string()),
+        ("id", pa.string()),
+        ("class", STR_LIST),
+        ("role", pa.string()),
+        ("alt", pa.string()),
+        ("testid", pa.string()),
+        ("aria_label", pa.string()),
+        ("title", pa.string()),
+        ("component_name", pa.string()),
+        ("flagged", pa.bool_()),
+        ("clicks", pa.int64()),
+        ("dead", pa.int64()),
+        ("rage", pa.int64()),
+        ("month", pa.string()),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "segments": SEGMENTS,
     "clicks": CLICKS,
@@ -207,6 +234,7 @@ TABLES: dict[str, pa.Schema] = {
     "archives": ARCHIVES,
     "replays": REPLAYS,
     "tags": TAGS,
+    "selectors": SELECTOR_COUNTS,
 }
 
 # Upsert keys (DESIGN.md): a row whose key is already stored is not written again.

@@ -63,7 +63,14 @@ def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTab
             f"the store at {layout.root} was written by an older replaystore: it has no tag "
             "index; re-create the store and ingest again"
         )
-    return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
+    # A store written before the ranking's counts existed gets them from its click rows.
+    counts_missing = exists("clicks") and not exists("selectors")
+    tables = {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
+    if counts_missing:
+        from replaystore.storage.selector_counts import rebuild_table
+
+        rebuild_table(tables["clicks"], tables["selectors"])
+    return tables
 
 
 def append(
