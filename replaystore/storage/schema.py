@@ -101,8 +101,13 @@ LINKS = pa.schema(
         ("level", pa.string()),  # fatal | error | warning | info | debug
         ("timestamp", TS),
         ("month", pa.string()),
+        ("transaction", pa.string()),  # the event's transaction name ("" when none)
     ]
 )
+
+# Columns added to a table after stores were written without them, and the value the rows
+# already stored get (`tables.open_or_create` adds them when it opens such a store).
+ADDED_COLUMNS: dict[str, dict[str, object]] = {"links": {"transaction": ""}}
 
 # Archive markers written by DELETE: one row per deleted (project_id, replay_id).
 ARCHIVES = pa.schema(
