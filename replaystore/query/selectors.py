@@ -33,13 +33,25 @@ from replaystore.query.common import (
 from replaystore.search import parse, values
 from replaystore.search.compiler import COMPARISONS, NEGATED, key_label
 from replaystore.search.nodes import And, Filter, FreeText, Has, ListValue, Node, Or
-from replaystore.storage.selector_counts import ELEMENT, clicked, element_class, is_flagged
+from replaystore.storage.selector_counts import (
+    ELEMENT,
+    TOTALS_MONTH,
+    clicked,
+    element_key,
+    element_of_key,
+    is_flagged,
+    raw_element_columns,
+)
 
 COUNTS = {"count_dead_clicks": "dead", "count_rage_clicks": "rage"}
 DEFAULT_SORT = "-count_dead_clicks"
 SORTS = frozenset(f"{sign}{name}" for name in COUNTS for sign in ("", "-"))
 _INTEGER = re.compile(r"-?(\d{1,18}(\.\d*)?|\.\d{1,18})")
 _DAY = timedelta(days=1)
+SUMS = ("clicks", "dead", "rage")
+# From this many whole days on, the flagged ranking starts from the all-time totals: with
+# 90 days of retention, what lies outside the window is then the smaller part.
+TOTALS_FROM = timedelta(days=45)
 
 Counts = dict[str, int]
 
@@ -159,7 +171,7 @@ def _environment(environments: Sequence[str]) -> exp.Expression | None:
 
 
 def _keys() -> list[exp.Expression]:
-    return [exp.column("project_id"), *(exp.column(c, quoted=True) for c in ELEMENT)]
+    return [exp.column("project_id"), exp.column("element_key")]
 
 
 def _from_counts(days: Window, where: list[exp.Expression | None], flagged: bool) -> exp.Select:
@@ -187,17 +199,99 @@ def _from_clicks(
     ]
     columns = [
         exp.column("project_id"),
-        *(
-            exp.alias_(element_class(exp.column(c, quoted=True)), c)
-            if c == "class"
-            else exp.column(c, quoted=True)
-            for c in ELEMENT
-        ),
+        exp.alias_(element_key(raw_element_columns()), "element_key"),
         exp.alias_(exp.Literal.number(1), "clicks"),
         exp.alias_(exp.Cast(this=exp.column("is_dead"), to=exp.DataType.build("BIGINT")), "dead"),
         exp.alias_(exp.Cast(this=exp.column("is_rage"), to=exp.DataType.build("BIGINT")), "rage"),
     ]
     return exp.select(*columns).from_("clicks").where(conjunction(conditions))
+
+
+def _summed(parts: Sequence[exp.Select]) -> exp.Select:
+    """The rows of `parts` (project_id, element_key, clicks, dead, rage) summed per group."""
+    rows: exp.Expression = parts[0]
+    for part in parts[1:]:
+        rows = exp.union(rows, part, distinct=False)
+    sums = [exp.alias_(exp.Sum(this=exp.column(c)), c) for c in SUMS]
+    return (
+        exp.select(*_keys(), *sums)
+        .from_(exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("r"))))
+        .group_by(*_keys())
+    )
+
+
+def _negated(select: exp.Select) -> exp.Select:
+    """`select` (a part) with its three counts negated."""
+    columns = [
+        exp.alias_(exp.Neg(this=exp.column(c)), c) if c in SUMS else exp.column(c)
+        for c in ("project_id", "element_key", *SUMS)
+    ]
+    return exp.select(*columns).from_(select.subquery("n"))
+
+
+def _from_totals(
+    project_ids: Sequence[int], environments: Sequence[str], days: Window, edges: list[Window]
+) -> exp.Subquery:
+    """Flagged groups of a long window from compaction's all-time totals, corrected by the
+    folded day rows outside the window's whole days (taken off), the deltas written since the
+    last compaction inside them, and the edge clicks: no GROUP BY over the window's groups."""
+    env = _environment(environments)
+    scope = [project_condition(project_ids), env, exp.column("flagged")]
+    scoped = [c.copy() for c in scope if c is not None]
+    every = exp.Is(this=exp.column("environment"), expression=exp.null())
+    totals = exp.select(*_keys(), *(exp.column(c) for c in SUMS)).from_("selectors").where(
+        conjunction([
+            *scoped,
+            exp.EQ(this=exp.column("month"), expression=exp.Literal.string(TOTALS_MONTH)),
+            None if environments else every,
+        ])
+    )  # fmt: skip
+    day_rows = [
+        exp.NEQ(this=exp.column("month"), expression=exp.Literal.string(TOTALS_MONTH)),
+        *(c.copy() for c in scoped),
+    ]
+    outside = exp.select(*_keys(), *(exp.column(c) for c in SUMS)).from_("selectors").where(
+        conjunction([*day_rows, exp.column("folded"), exp.not_(days.condition("day"))])
+    )  # fmt: skip
+    recent = exp.select(*_keys(), *(exp.column(c) for c in SUMS)).from_("selectors").where(
+        conjunction([
+            *(c.copy() for c in day_rows),
+            exp.not_(exp.column("folded")),
+            days.condition("day"),
+            days.month_condition(),
+        ])
+    )  # fmt: skip
+    parts = [_negated(outside), recent]
+    if edges:
+        parts.append(_from_clicks(edges, [project_condition(project_ids), env], True))
+    corrections = _summed(parts)
+
+    def either(column: str) -> exp.Expression:
+        return exp.Coalesce(
+            this=exp.column(column, table="t"), expressions=[exp.column(column, table="c")]
+        )
+
+    def added(column: str) -> exp.Expression:
+        zero = exp.Literal.number(0)
+        return exp.Add(
+            this=exp.Coalesce(this=exp.column(column, table="t"), expressions=[zero]),
+            expression=exp.Coalesce(this=exp.column(column, table="c"), expressions=[zero.copy()]),
+        )
+
+    on = exp.and_(
+        *(exp.EQ(this=exp.column(k, table="t"), expression=exp.column(k, table="c"))
+          for k in ("project_id", "element_key"))
+    )  # fmt: skip
+    joined = (
+        exp.select(
+            exp.alias_(either("project_id"), "project_id"),
+            exp.alias_(either("element_key"), "element_key"),
+            *(exp.alias_(added(c), c) for c in SUMS),
+        )
+        .from_(totals.subquery("t"))
+        .join(corrections.subquery("c"), on=on, join_type="full outer")
+    )
+    return joined.subquery("g")
 
 
 def ranking_query(
@@ -216,27 +310,26 @@ def ranking_query(
     flagged = having is not None and not having.holds({"dead": 0, "rage": 0})
     where = [project_condition(project_ids), _environment(environments)]
     days, edges = split(window)
-    parts: list[exp.Select] = []
-    if days is not None:
-        parts.append(_from_counts(days, where, flagged))
-    if edges:
-        parts.append(_from_clicks(edges, where, flagged))
-    rows = parts[0]
-    for part in parts[1:]:
-        rows = exp.union(rows, part, distinct=False)
+    if (
+        days is not None
+        and flagged
+        and len(environments) <= 1
+        and days.end - days.start >= TOTALS_FROM
+    ):
+        summed = _from_totals(project_ids, environments, days, edges)
+    else:
+        parts: list[exp.Select] = []
+        if days is not None:
+            parts.append(_from_counts(days, where, flagged))
+        if edges:
+            parts.append(_from_clicks(edges, where, flagged))
+        summed = _summed(parts).subquery("g")
     other = "rage" if column == "dead" else "dead"
-    totals = [exp.alias_(exp.Sum(this=exp.column(c)), c) for c in ("clicks", "dead", "rage")]
-    summed = (
-        exp.select(*_keys(), *totals)
-        .from_(exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("r"))))
-        .group_by(*_keys())
-        .subquery("g")
-    )
     exists = exp.GT(this=exp.column("clicks"), expression=exp.Literal.number(0))
     order = [
         exp.Ordered(this=exp.column(column), desc=descending),
         exp.Ordered(this=exp.column(other), desc=True),  # X5: a deterministic tie-breaker
-        *(exp.Ordered(this=key) for key in _keys()[1:]),
+        exp.Ordered(this=exp.column("element_key")),
         exp.Ordered(this=exp.column("project_id")),
     ]
     select = (
@@ -268,8 +361,27 @@ def dom_element(element: dict[str, Any]) -> str:
     return out
 
 
-def _item(row: dict[str, Any]) -> dict[str, Any]:
-    element = {key: row[key] if key != "class" else list(row[key] or []) for key in ELEMENT}
+def _attributes(engine: Executor, project_id: int, key: str) -> dict[str, Any]:
+    """The attributes of a key `element_of_key` cannot split (a value held a separator)."""
+    columns = raw_element_columns()
+    where = conjunction(
+        [
+            exp.column("project_id").eq(exp.Literal.number(project_id)),
+            exp.EQ(this=element_key(raw_element_columns()), expression=exp.Literal.string(key)),
+        ]
+    )
+    select = exp.select(*(exp.alias_(columns[c], c) for c in ELEMENT)).from_("clicks")
+    rows = engine.execute(select.where(where).limit(1))
+    return rows[0] if rows else dict.fromkeys(ELEMENT, "") | {"class": []}
+
+
+def _item(engine: Executor, row: dict[str, Any]) -> dict[str, Any]:
+    attributes = element_of_key(row["element_key"])
+    if attributes is None:
+        attributes = _attributes(engine, int(row["project_id"]), row["element_key"])
+    element = {
+        key: attributes[key] if key != "class" else list(attributes[key] or []) for key in ELEMENT
+    }
     element["project_id"] = int(row["project_id"])
     return {
         "count_dead_clicks": int(row["dead"]),
@@ -302,4 +414,4 @@ def list_selectors(
         environments=environments,
     )
     result = paged(engine.execute(select), page)
-    return Paged([_item(row) for row in result.items], result.has_more)
+    return Paged([_item(engine, row) for row in result.items], result.has_more)

@@ -209,7 +209,9 @@ TAGS = pa.schema(
 # replay-selectors ranking (storage/selector_counts.py). Ingest appends +1 rows for new clicks,
 # DELETE and retention -1 rows for purged ones; compaction sums them. `class` is the element's
 # class list without empty strings (the ranking's group key, extra §2.3); `flagged` says the
-# rows count dead or rage clicks (rows of plain clicks have dead = rage = 0).
+# rows count dead or rage clicks (rows of plain clicks have dead = rage = 0). Compaction also
+# writes the all-time totals of the folded rows in partition `month = "all"` (`day` null;
+# `environment` null in the totals over every environment).
 SELECTOR_COUNTS = pa.schema(
     [
         ("project_id", pa.int64()),
@@ -224,7 +226,9 @@ SELECTOR_COUNTS = pa.schema(
         ("aria_label", pa.string()),
         ("title", pa.string()),
         ("component_name", pa.string()),
+        ("element_key", pa.string()),  # the attributes above as one text (selector_counts.py)
         ("flagged", pa.bool_()),
+        ("folded", pa.bool_()),  # written by compaction (in the totals), else a write's delta
         ("clicks", pa.int64()),
         ("dead", pa.int64()),
         ("rage", pa.int64()),
