@@ -13,7 +13,7 @@ from replaystore.catalog import Catalog
 from replaystore.engine import Engine
 from replaystore.errors import NotFound
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
-from replaystore.query import clicks, replays, segments, tags
+from replaystore.query import clicks, replay_count, replays, segments, selectors, tags
 from replaystore.query.common import Page, Window, replay_id_or_none
 from replaystore.query.params import parse_window
 from replaystore.storage.batch import WriteBatch
@@ -159,6 +159,53 @@ class ReplayStore:
         return tags.tag_values(
             self.engine, key, project_ids=self._projects(projects), window=window
         ).items
+
+    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+
+    def selectors(
+        self,
+        *,
+        projects: Iterable[int] | None = None,
+        stats_period: str = "90d",
+        query: str = "",
+        sort: str = selectors.DEFAULT_SORT,
+        environments: Iterable[str] = (),
+        limit: int = 100,
+    ) -> list[dict]:
+        """Elements ranked by their dead/rage clicks, as `replay-selectors` answers them."""
+        window = parse_window(stats_period, None, None, default_days=RETENTION_DAYS)
+        return selectors.list_selectors(
+            self.engine,
+            project_ids=self._projects(projects),
+            window=window,
+            page=Page(0, limit),
+            query=query,
+            sort=sort,
+            environments=list(environments),
+        ).items
+
+    def replay_counts(
+        self,
+        query: str,
+        *,
+        projects: Iterable[int] | None = None,
+        stats_period: str = "90d",
+        return_ids: bool = False,
+        issue_resolver: replay_count.IssueResolver | None = None,
+    ) -> dict:
+        """`replay-count`: existing replays per `replay_id:[...]`, `transaction:[...]` or
+        `issue.id:[...]` (the last through `issue_resolver`: issue id -> event ids)."""
+        window = parse_window(stats_period, None, None, default_days=RETENTION_DAYS)
+        return dict(
+            replay_count.replay_counts(
+                self.engine,
+                query,
+                project_ids=self._projects(projects),
+                window=window,
+                return_ids=return_ids,
+                resolver=issue_resolver,
+            )
+        )
 
     def _projects(self, projects: Iterable[int] | None) -> list[int]:
         if projects is not None:
