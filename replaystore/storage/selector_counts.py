@@ -201,20 +201,23 @@ def _nonzero() -> exp.Expression:
     )  # fmt: skip
 
 
-def _summed(source: exp.Expression) -> exp.Select:
+def _summed(source: exp.Expression, *, keep_folded: bool = False) -> exp.Select:
     """One folded row per group of `source` (count rows), zero groups dropped, flagged rows
-    first (compaction's sort: the ranking prunes row groups of plain clicks)."""
-    keys = [exp.column(c, quoted=True) for c in GROUP]
+    first (compaction's sort: the ranking prunes row groups of plain clicks). With
+    `keep_folded`, folded rows and deltas are summed apart and stay what they were."""
+    names = [*GROUP, "folded"] if keep_folded else list(GROUP)
+    keys = [exp.column(c, quoted=True) for c in names]
     sums = [exp.alias_(exp.Sum(this=exp.column(c)), c) for c in _SUMS]
+    folded = [] if keep_folded else [exp.alias_(exp.true(), "folded")]
     order = [
         exp.Ordered(this=exp.column("flagged"), desc=True),
         exp.Ordered(this=exp.column("project_id")),
         exp.Ordered(this=exp.column("day")),
     ]
     return (
-        exp.select(*keys, *sums, exp.alias_(exp.true(), "folded"))
+        exp.select(*keys, *sums, *folded)
         .from_(source)
-        .group_by(*(exp.Literal.number(i + 1) for i in range(len(GROUP))))
+        .group_by(*(exp.Literal.number(i + 1) for i in range(len(names))))
         .having(_nonzero())
         .order_by(*order)
     )
@@ -305,6 +308,31 @@ def consolidate(store: Store) -> int:
         _write_month(dt, _typed(rows), month)
     _write_totals(con, dt)
     return len(months)
+
+
+def unfolded_rows(store: Store) -> int:
+    """Rows written since the last compaction (deltas of writes, deletions, retention)."""
+    con = store.scan_connection({TABLE: _day_files(store.tables[TABLE])})
+    deltas = exp.not_(exp.column("folded"))
+    query = exp.select(exp.Count(this=exp.Star())).from_(TABLE).where(deltas)
+    return int(con.sql(query.sql(dialect=DIALECT)).fetchall()[0][0])
+
+
+def fold_deltas(store: Store) -> int:
+    """Sum the months holding deltas into one row per group and kind (folded rows and deltas
+    apart, so the totals stay valid without being rewritten); call with the lock held, then
+    publish. Returns how many months were rewritten. Compaction folds them for good."""
+    dt = store.tables[TABLE]
+    con = store.scan_connection({TABLE: _day_files(dt)})
+    months = exp.select("month").distinct().from_(TABLE).where(exp.not_(exp.column("folded")))
+    touched = sorted(m for (m,) in con.sql(months.sql(dialect=DIALECT)).fetchall())
+    for month in touched:
+        in_month = exp.EQ(this=exp.column("month"), expression=exp.Literal.string(month))
+        source = exp.select(exp.Star()).from_(TABLE).where(in_month).subquery("s")
+        query = _summed(source, keep_folded=True)
+        rows = con.sql(query.sql(dialect=DIALECT)).to_arrow_table()
+        _write_month(dt, _typed(rows), month)
+    return len(touched)
 
 
 def rebuild(store: Store) -> int:

@@ -348,3 +348,27 @@ def test_paging_and_sorts(store: Store) -> None:
         list_selectors(engine, project_ids=[1], window=window, sort="-foo")
     only_one = list_selectors(engine, project_ids=[2], window=window, page=Page(0, 100))
     assert {i["project_id"] for i in only_one.items} == {2}
+
+
+def test_background_maintenance_sums_the_deltas_and_keeps_the_totals(store: Store) -> None:
+    from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
+
+    store.write(_batch(_random_clicks(9, 120)))
+    store.compact()
+    for seed in (10, 11, 12):  # three writes: deltas of the same groups and days
+        store.write(_batch(_random_clicks(seed, 60)))
+    store.delete_replay(2, rid(7))
+    con = store.connect()
+    before = con.sql("SELECT count(*) FROM selectors WHERE NOT folded").fetchall()[0][0]
+    settings = MaintenanceSettings(
+        check_every=3600, quiet_seconds=0, selector_fold_rows=1, retention_days=None
+    )
+    Maintenance(store, settings).run_once()
+    con = store.connect()
+    after = con.sql("SELECT count(*) FROM selectors WHERE NOT folded").fetchall()[0][0]
+    per_group = con.sql(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM selectors WHERE month <> 'all' "
+        "GROUP BY project_id, day, environment, element_key, flagged, folded)"
+    ).fetchall()[0][0]
+    assert 0 < after < before and per_group == 1
+    _check(store)
