@@ -207,8 +207,8 @@ def _markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"Opening the store written before the counts existed (building them from its click "
-        f"rows, and adding `links.transaction`): {report['open_with_count_build_s']} s, once.",
+        f"Opening the store (building the counts from its click rows first if it had none): "
+        f"{report['open_with_count_build_s']} s.",
         "",
     ]
     return "\n".join(lines)
