@@ -20,6 +20,7 @@ from replaystore.search import parse
 from replaystore.search.nodes import And, Filter, ListValue, Node, Or
 
 MAX_REPLAY_COUNT = 51  # the UI shows "50+" above 50
+CANDIDATES = 100  # replays looked at per issue or transaction (Sentry's events step)
 KEYS = ("issue.id", "transaction", "replay_id")
 MAX_VALUES = {"issue.id": 25, "transaction": 25, "replay_id": 100}
 DATA_SOURCES = ("discover", "search_issues", "events", "transactions", "spans")
@@ -98,7 +99,24 @@ def _linked(
             window.month_condition(),
         ]
     )
-    select = exp.select(column, "project_id", "replay_id").distinct().from_("links").where(where)
+    # As Sentry's events step: at most CANDIDATES replays per identifier, the latest first.
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column(column)],
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=exp.Max(this=exp.column("timestamp")), desc=True),
+                exp.Ordered(this=exp.column("replay_id")),
+            ]
+        ),
+    )
+    select = (
+        exp.select(column, "project_id", "replay_id")
+        .from_("links")
+        .where(where)
+        .group_by(column, "project_id", "replay_id")
+        .qualify(exp.LTE(this=rank, expression=exp.Literal.number(CANDIDATES)))
+    )
     found: dict[str, set[tuple[int, str]]] = {}
     for row in engine.execute(select):
         found.setdefault(row[column], set()).add((int(row["project_id"]), row["replay_id"]))
