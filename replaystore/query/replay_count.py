@@ -8,6 +8,7 @@ capped at 51; identifiers without an existing replay are absent from the answer.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from replaystore.search.nodes import And, Filter, ListValue, Node, Or
 
 MAX_REPLAY_COUNT = 51  # the UI shows "50+" above 50
 CANDIDATES = 100  # replays looked at per issue or transaction (Sentry's events step)
+MAX_EVENTS = 10_000  # event ids taken from the issue resolver per issue
 KEYS = ("issue.id", "transaction", "replay_id")
 MAX_VALUES = {"issue.id": 25, "transaction": 25, "replay_id": 100}
 DATA_SOURCES = ("discover", "search_issues", "events", "transactions", "spans")
@@ -176,11 +178,15 @@ def _candidates(
         raise ReplayCountError("issue.id lookups need an issue resolver")
     events: dict[str, set[str]] = {}
     for issue in chosen.values:
-        ids = (_event_id(e) for e in resolver(issue))
+        ids = (_event_id(e) for e in itertools.islice(resolver(issue), MAX_EVENTS))
         events[issue] = {e for e in ids if e is not None}
     wanted = sorted({e for ids in events.values() for e in ids})
     linked = _linked(engine, "event_id", wanted, project_ids, window)
-    return {issue: {r for e in ids for _, r in linked.get(e, ())} for issue, ids in events.items()}
+    found = {}
+    for issue, ids in events.items():
+        replays = sorted({r for e in ids for _, r in linked.get(e, ())})
+        found[issue] = set(replays[:CANDIDATES])
+    return found
 
 
 def _event_id(value: object) -> str | None:
