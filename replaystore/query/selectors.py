@@ -10,6 +10,7 @@ group without dead or rage clicks (the UI's `!count_dead_clicks:0`), only flagge
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,15 @@ from replaystore.storage.selector_counts import (
 COUNTS = {"count_dead_clicks": "dead", "count_rage_clicks": "rage"}
 DEFAULT_SORT = "-count_dead_clicks"
 SORTS = frozenset(f"{sign}{name}" for name in COUNTS for sign in ("", "-"))
+# The comparisons of COMPARISONS on plain counts (does a search admit a group without clicks?).
+_PYTHON: dict[str, Callable[[int, int], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
 _INTEGER = re.compile(r"-?(\d{1,18}(\.\d*)?|\.\d{1,18})")
 _DAY = timedelta(days=1)
 SUMS = ("clicks", "dead", "rage")
@@ -98,20 +108,9 @@ def _leaf(node: Filter) -> Having:
         if op == "NOT IN":
             return Having(exp.not_(member), lambda c: c[column] not in inside)
         return Having(member, lambda c: c[column] in inside)
-    compare = COMPARISONS[op]
-    number = numbers[0]
-    tests: dict[str, Callable[[int], bool]] = {
-        ">": lambda v: v > number,
-        ">=": lambda v: v >= number,
-        "<": lambda v: v < number,
-        "<=": lambda v: v <= number,
-        "=": lambda v: v == number,
-        "!=": lambda v: v != number,
-    }
-    test = tests[op]
-    return Having(
-        compare(this=total, expression=exp.Literal.number(number)), lambda c: test(c[column])
-    )
+    number, test = numbers[0], _PYTHON[op]
+    condition = COMPARISONS[op](this=total, expression=exp.Literal.number(number))
+    return Having(condition, lambda c: test(c[column], number))
 
 
 def _compile(node: Node) -> Having:
