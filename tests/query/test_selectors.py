@@ -372,3 +372,12 @@ def test_background_maintenance_sums_the_deltas_and_keeps_the_totals(store: Stor
     ).fetchall()[0][0]
     assert 0 < after < before and per_group == 1
     _check(store)
+
+
+def test_an_attribute_holding_the_key_separator_is_read_back_raw(store: Store) -> None:
+    odd = {"tag": "button", "title": "a\x1fb", "class": ["x"]}
+    store.write(_batch([_click(1, NOW - timedelta(hours=2), odd, True, False, "p", 1, rid(1))]))
+    window = Window(NOW - timedelta(days=1), NOW + timedelta(seconds=1))
+    (item,) = list_selectors(Engine(store), project_ids=[1], window=window).items
+    assert item["element"]["title"] == "a\x1fb" and item["element"]["class"] == ["x"]
+    assert item["dom_element"] == 'button.x[title="a\x1fb"]'
