@@ -31,7 +31,7 @@ from sqlglot import exp
 from benchmarks import datagen
 from replaystore.catalog import Catalog
 from replaystore.progress import progress
-from replaystore.storage import schema
+from replaystore.storage import schema, selector_counts
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.compact import write_sorted_month
 from replaystore.storage.properties import SUMMARY_ROW_GROUP_ROWS
@@ -220,6 +220,7 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
     sys.stderr.write("  writing the sorted replays base tier...\n")
     with store.lock.hold():
         _write_base(store, spill)
+        selector_counts.rebuild(store)  # the selector ranking's counts, from the loaded clicks
         store.publish()
     seconds = time.perf_counter() - started
     shutil.rmtree(spill_dir)

@@ -37,7 +37,7 @@ from replaystore.errors import (
     StoreClosed,
 )
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
-from replaystore.query import clicks, replays, segments, tags
+from replaystore.query import clicks, replay_count, replays, segments, selectors, tags
 from replaystore.query.common import MAX_PAGE, Page, Paged, Window, replay_id_or_none
 from replaystore.query.params import RETENTION_DAYS, parse_fields, parse_page, parse_window
 from replaystore.results import SqlResult
@@ -396,6 +396,53 @@ class ReplayStore:
     def project_ids(self) -> list[int]:
         """The project ids that have replays in this store's snapshot."""
         return [row["project_id"] for row in self.sql(_PROJECT_IDS)]
+
+    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+
+    def selectors(
+        self,
+        *,
+        projects: int | Iterable[int] | None = None,
+        stats_period: Period = "90d",
+        query: str = "",
+        sort: str = selectors.DEFAULT_SORT,
+        environments: Iterable[str] = (),
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Elements ranked by their dead/rage clicks, as `replay-selectors` answers them."""
+        window = _window(stats_period, None, None, days=RETENTION_DAYS)
+        return selectors.list_selectors(
+            self.engine,
+            project_ids=self._projects(projects),
+            window=window,
+            page=Page(0, limit),
+            query=query,
+            sort=sort,
+            environments=list(environments),
+        ).items
+
+    def replay_counts(
+        self,
+        query: str,
+        *,
+        projects: int | Iterable[int] | None = None,
+        stats_period: Period = "90d",
+        return_ids: bool = False,
+        issue_resolver: replay_count.IssueResolver | None = None,
+    ) -> dict[str, Any]:
+        """`replay-count`: existing replays per `replay_id:[...]`, `transaction:[...]` or
+        `issue.id:[...]` (the last through `issue_resolver`: issue id -> event ids)."""
+        window = _window(stats_period, None, None, days=RETENTION_DAYS)
+        return dict(
+            replay_count.replay_counts(
+                self.engine,
+                query,
+                project_ids=self._projects(projects),
+                window=window,
+                return_ids=return_ids,
+                resolver=issue_resolver,
+            )
+        )
 
     def _projects(self, projects: int | Iterable[int] | None) -> list[int]:
         if projects is None:

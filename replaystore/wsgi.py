@@ -38,6 +38,7 @@ from replaystore.engine import Engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
+from replaystore.query.replay_count import IssueResolver
 from replaystore.server_limits import MAX_BODY, ServerLimits
 from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
 from replaystore.storage.store import Store
@@ -64,7 +65,7 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
     ("Access-Control-Max-Age", "3600"),
 )
-_PARAM = {"segment_id": r"\d{1,9}", "project_id": r"\d{1,15}"}
+_PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/0/organizations/", "organizations"),
     Route("GET", f"{ORG}/projects/", "org_projects"),
     Route("GET", f"{ORG}/replays-events-meta/", "replays_events_meta"),
+    # Sentry's other replay routes (SPEC §5).
+    Route("GET", f"{ORG}/replay-selectors/", "replay_selectors"),
+    Route("GET", f"{ORG}/replay-count/", "replay_count"),
     # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
     Route("GET", "/", "page_list", auth=False),
     Route("GET", "/replays/{project}/{replay_id}/", "page_player", auth=False),
@@ -232,6 +236,7 @@ class WsgiApp:
         public_url: str | None = None,
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
+        issue_resolver: IssueResolver | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -248,7 +253,7 @@ class WsgiApp:
         self.catalog = Catalog(self.store.layout.root)
         self.auth = auth
         self.engine = Engine(self.store)
-        self.api = Api(self.store, self.engine, self.catalog, ingest)
+        self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
 
     @property
     def replayed(self) -> int:
@@ -396,9 +401,11 @@ def make_app(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    issue_resolver: IssueResolver | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
-    `maintenance` settings also runs the store's background maintenance."""
+    `maintenance` settings also runs the store's background maintenance. `issue_resolver`
+    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5)."""
     return WsgiApp(
         data_dir,
         auth=auth,
@@ -406,6 +413,7 @@ def make_app(
         public_url=public_url,
         read_only=read_only,
         maintenance=maintenance,
+        issue_resolver=issue_resolver,
     )
 
 

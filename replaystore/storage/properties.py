@@ -72,6 +72,7 @@ STATS_COLUMNS: dict[str, str] = {
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "tags": "project_id,started_at",
     "recordings": "project_id,written_at",
+    "selectors": "project_id,day,flagged",
 }
 
 
