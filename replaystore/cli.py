@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     token_add = token.add_parser("add", help="print a new bearer token for an organization")
     _data_arg(token_add)
     token_add.add_argument("--org", required=True, help="organization slug")
+    token_add.add_argument(
+        "--user-id", type=_positive_int, help="the user the token acts as (default: a new user)"
+    )
+    token_add.add_argument("--email", help="the user's email (shown in viewed-by)")
+    token_add.add_argument("--name", help="the user's name (shown in viewed-by)")
 
     demo = commands.add_parser("demo", help="build a populated demo store and serve it")
     demo.add_argument("--data", default="demo-data", help="folder of the demo store")
@@ -288,7 +293,8 @@ def _project(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    print(_catalog(args.data).add_token(args.org))
+    catalog = _catalog(args.data)
+    print(catalog.add_token(args.org, user_id=args.user_id, email=args.email, name=args.name))
     return 0
 
 
