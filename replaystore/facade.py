@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -171,6 +172,35 @@ class ReplayStore:
 
     def delete_replay(self, project_id: int, replay_id: str) -> bool:
         return self.storage.delete_replay(project_id, replay_id)
+
+    def delete_replays(
+        self,
+        project_id: int,
+        *,
+        start: datetime | str,
+        end: datetime | str,
+        query: str = "",
+        environments: Iterable[str] = (),
+    ) -> dict:
+        """Delete every replay of the project with a segment in `[start, end)` (and one of
+        `environments`, when given) that matches `query` (the replay list's search), each
+        exactly as `delete_replay` does: a bulk deletion job (SPEC §5) run to completion here.
+        Returns the job as the API shows it; `countDeleted` is how many were deleted."""
+        from replaystore.query.jobs import job_object, parse_range
+        from replaystore.storage.delete_jobs import delete_matching
+
+        range_start, range_end = parse_range(start, end)
+        project = self.catalog.project_by_id(project_id) if self.catalog else None
+        job = delete_matching(
+            self.storage,
+            project_id,
+            range_start=range_start,
+            range_end=range_end,
+            query=query or "",
+            environments=tuple(dict.fromkeys(environments)),
+            organization=project.org if project else "",
+        )
+        return job_object(job)
 
 
 RETENTION_DAYS = 90

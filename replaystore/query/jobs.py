@@ -164,6 +164,24 @@ def _query(data: Mapping[str, Any]) -> tuple[str | None, list[str] | None]:
     return text, None
 
 
+def parse_range(start: str | datetime, end: str | datetime) -> tuple[datetime, datetime]:
+    """A job's range from ISO 8601 texts or datetimes (naive = UTC), for the CLI and the
+    Python store; ApiError naming the bad one."""
+    given = {"start": start, "end": end}
+    parsed: dict[str, datetime] = {}
+    for name, value in given.items():
+        if isinstance(value, datetime):
+            parsed[name] = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+            continue
+        found, error = _datetime({name: value}, name)
+        if error is not None or found is None:
+            raise ApiError(f"{name}: {error[0] if error else BAD_DATETIME}")
+        parsed[name] = found
+    if parsed["start"] >= parsed["end"]:
+        raise ApiError("start must be before end")
+    return parsed["start"], parsed["end"]
+
+
 # ---- GET list: Sentry's page-number paginator (`<per page>:<page>:<is_prev>` cursors)
 
 

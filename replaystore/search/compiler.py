@@ -46,6 +46,9 @@ NEGATED = {
 }
 COMPARISONS = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ, "!=": exp.NEQ}
 NEGATIVE = frozenset({"!=", "NOT IN"})
+# Kinds whose comparison operators are part of the value (non-numeric keys in Sentry): the
+# viewer keys then fail to parse the value (extra §4.5: `viewed_by_me:<true`).
+FOLDED = frozenset({"string", "viewed_by_id", "viewed_by_me"})
 
 
 def invalid_operator(key: str) -> SearchError:
@@ -81,7 +84,7 @@ def operator_and_items(node: FilterNode, field: Field) -> tuple[str, list[Text]]
     if isinstance(value, ListValue):
         return ("NOT IN" if node.negated else "IN"), list(value.items)
     op, text = node.op or "=", value
-    if op not in ("=", "!=") and field.kind == "string":
+    if op not in ("=", "!=") and field.kind in FOLDED:
         text, op = Text(op + text.text, text.quoted, text.pos), "="
     return (NEGATED[op] if node.negated else op), [text]
 

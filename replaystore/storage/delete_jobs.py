@@ -183,6 +183,30 @@ def create_job(
         return _save(store, job)
 
 
+def delete_matching(
+    store: Store,
+    project_id: int,
+    *,
+    range_start: datetime,
+    range_end: datetime,
+    query: str = "",
+    environments: tuple[str, ...] = (),
+    organization: str = "",
+) -> Job:
+    """Create a deletion job and run it here to completion (the CLI's and the Python store's
+    bulk delete); the job is durable, so a run cut short resumes in the next writer."""
+    job = create_job(
+        store,
+        organization=organization,
+        project_id=project_id,
+        range_start=range_start,
+        range_end=range_end,
+        environments=environments,
+        query=query,
+    )
+    return run_job(store, job)
+
+
 # ---- running a job
 
 
