@@ -214,8 +214,29 @@ class Stopped(Exception):
     """The runner was asked to stop between two replays; the job resumes from its checkpoint."""
 
 
+# Jobs being worked in this process: the writer lock keeps other processes out, this keeps a
+# second thread (the runner beside a Python caller of `delete_matching`) from the same job.
+_RUNNING: set[tuple[str, int]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
 def run_job(store: Store, job: Job, stop: threading.Event | None = None) -> Job:
-    """Work the job until it is completed or failed (Stopped leaves it to resume)."""
+    """Work the job until it is completed or failed (Stopped leaves it to resume); a job that
+    another thread of this process is working is left to it (returned as it is)."""
+    key = (store.layout.root, job.id)
+    with _RUNNING_LOCK:
+        if key in _RUNNING or job.status not in ACTIVE:
+            return job
+        _RUNNING.add(key)
+    try:
+        # The newest state: the job may have moved on since the caller read it.
+        return _work(store, get_job(store, job.id) or job, stop)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(key)
+
+
+def _work(store: Store, job: Job, stop: threading.Event | None) -> Job:
     if job.status not in ACTIVE:
         return job
     try:
