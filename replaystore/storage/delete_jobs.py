@@ -291,7 +291,7 @@ def _resumed_count(store: Store, job: Job) -> int:
                 )
             )
         )
-        (archived,) = con.sql(query.sql(dialect=DIALECT)).fetchone() or (0,)
+        ((archived,),) = con.execute(query.sql(dialect=DIALECT)).fetchall()
     finally:
         con.close()
     return job.count_deleted + int(archived)
