@@ -19,6 +19,7 @@ REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 BLANK = "This field may not be blank."
 NOT_STRING = "Not a valid string."
+NUL = "Null characters are not allowed."
 BAD_DATETIME = (
     "Datetime has wrong format. Use one of these formats instead: "
     "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
@@ -138,6 +139,8 @@ def _environments(data: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, Any]
         text = _text(item)
         if text is None or len(text) > MAX_TEXT:
             errors[str(index)] = [NOT_STRING if text is None else "Ensure this field is short."]
+        elif "\x00" in text:
+            errors[str(index)] = [NUL]
         elif not text.strip():
             errors[str(index)] = [BLANK]
         else:
@@ -161,6 +164,8 @@ def _query(data: Mapping[str, Any]) -> tuple[str | None, list[str] | None]:
     text = _text(value)
     if text is None:
         return None, [NOT_STRING]
+    if "\x00" in text:
+        return None, [NUL]
     return text, None
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import replaystore
 from replaystore.cli import main
-from replaystore.query.jobs import BAD_DATETIME, JOB_NOT_FOUND, RANGE_ORDER, REQUIRED
+from replaystore.query.jobs import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
 from replaystore.storage.store import Store
 from replaystore.wsgi import make_app
 from tests.api.conftest import Client
@@ -87,6 +87,8 @@ CASES = [
         "1": ["This field may not be blank."], "2": ["Not a valid string."]}}}),
     (_body(environments=None), {"data": {"environments": ["This field may not be null."]}}),
     (_body(query=["a"]), {"data": {"query": ["Not a valid string."]}}),
+    (_body(query="a\x00b", environments=["p\x00"]), {"data": {
+        "environments": {"0": [NUL]}, "query": [NUL]}}),
     (_body(rangeStart="2025-10-08T00:00:00Z", rangeEnd="2025-10-08T00:00:00Z"),
      {"data": {"non_field_errors": [RANGE_ORDER]}}),
     (_body(rangeStart="2025-10-09", rangeEnd="2025-10-08"),
