@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import replaystore
+from replaystore.catalog import Catalog
 from replaystore.cli import main
 from replaystore.query.jobs import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
 from replaystore.storage.store import Store
@@ -350,3 +351,18 @@ def test_python_store_delete_replays(tmp_path: Path) -> None:
     )  # fmt: skip
     assert rs.get_replay(rid(2))["is_archived"] is True
     assert rs.get_replay(rid(1))["is_archived"] is False
+
+
+def test_a_jobs_search_sees_errors_and_views(served: tuple[Client, FixtureStore]) -> None:
+    """The full replay search (deviation from Sentry's X10, where a job sees segment rows only
+    and `count_errors:>0` matches nothing); `viewed_by_me` is the job creator's views."""
+    client, store = served
+    dana = Client(client.base, Catalog(store.path).add_token(ORG, user_id=7))
+    assert dana.request("POST", f"{WEB}/{rid(5)}/viewed-by/").status_code == 204
+    job = dana.request("POST", JOBS, json=_body(query="viewed_by_me:true")).json()["data"]
+    assert _wait(client, job["id"])["countDeleted"] == 1
+    job = client.request("POST", JOBS, json=_body(query="count_errors:>1")).json()["data"]
+    assert _wait(client, job["id"])["countDeleted"] == 1
+    assert _archived(client) == {
+        rid(1): True, rid(2): False, rid(4): False, rid(5): True, rid(6): False,
+    }  # fmt: skip
