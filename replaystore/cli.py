@@ -183,6 +183,23 @@ def build_parser() -> argparse.ArgumentParser:
     token_add = token.add_parser("add", help="print a new bearer token for an organization")
     _data_arg(token_add)
     token_add.add_argument("--org", required=True, help="organization slug")
+    token_add.add_argument(
+        "--user-id", type=_positive_int, help="the user the token acts as (default: a new user)"
+    )
+    token_add.add_argument("--email", help="the user's email (shown in viewed-by)")
+    token_add.add_argument("--name", help="the user's name (shown in viewed-by)")
+
+    delete = commands.add_parser(
+        "delete", help="delete every replay of a project matching a search in a time range"
+    )
+    _data_arg(delete)
+    delete.add_argument("--project", type=int, required=True, help="numeric project id")
+    delete.add_argument("--query", default="", help="a replay search (as the list's `query`)")
+    delete.add_argument("--start", required=True, help="ISO 8601 start (inclusive; naive = UTC)")
+    delete.add_argument("--end", required=True, help="ISO 8601 end (exclusive)")
+    delete.add_argument(
+        "--environment", action="append", default=[], help="only these environments (repeat)"
+    )
 
     demo = commands.add_parser("demo", help="build a populated demo store and serve it")
     demo.add_argument("--data", default="demo-data", help="folder of the demo store")
@@ -405,8 +422,28 @@ def _token(args: argparse.Namespace) -> int:
             f"unknown organization {args.org!r}: register a project in it first "
             f"(replaystore project add --org {args.org} ...)"
         )
-    print(catalog.add_token(args.org))
+    print(catalog.add_token(args.org, user_id=args.user_id, email=args.email, name=args.name))
     return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    """A bulk deletion job (SPEC §5) run here: needs the store's writer lock, as ingest does."""
+    import replaystore
+    from replaystore.query.jobs import parse_range
+    from replaystore.storage.store import StoreNotFound
+
+    parse_range(args.start, args.end)  # bad input fails before the store is opened
+    if _catalog(args.data).project_by_id(args.project) is None:
+        raise StoreNotFound(f"no project with id {args.project} in the store at {args.data}")
+    job = replaystore.open(args.data).delete_replays(
+        args.project,
+        start=args.start,
+        end=args.end,
+        query=args.query,
+        environments=args.environment,
+    )
+    print(f"delete job {job['id']}: {job['status']}, {job['countDeleted']} replays deleted")
+    return 0 if job["status"] == "completed" else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -449,6 +486,7 @@ COMMANDS = {
     "sql": _sql,
     "project": _project,
     "token": _token,
+    "delete": _delete,
     "demo": _demo,
 }
 

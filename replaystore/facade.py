@@ -472,6 +472,37 @@ class ReplayStore:
         state = "closed" if self._closed else f"snapshot {self._snapshot.seq}"
         return f"<ReplayStore {self.root} ({state})>"
 
+    def delete_replays(
+        self,
+        project_id: int,
+        *,
+        start: datetime | str,
+        end: datetime | str,
+        query: str = "",
+        environments: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Delete every replay of the project with a segment in `[start, end)` (and one of
+        `environments`, when given) that matches `query` (the replay list's search), each
+        exactly as `delete_replay` does: a bulk deletion job (SPEC §5) run to completion here.
+        Returns the job as the API shows it; `countDeleted` is how many were deleted."""
+        from replaystore.query.jobs import job_object, parse_range
+        from replaystore.storage.delete_jobs import delete_matching
+
+        self._open()
+        range_start, range_end = parse_range(start, end)
+        project = self.catalog.project_by_id(project_id) if self.catalog else None
+        job = delete_matching(
+            self.storage,
+            project_id,
+            range_start=range_start,
+            range_end=range_end,
+            query=query or "",
+            environments=tuple(dict.fromkeys(environments)),
+            organization=project.org if project else "",
+        )
+        self.refresh()
+        return job_object(job)
+
 
 _PROJECT_IDS = "SELECT DISTINCT project_id FROM replays ORDER BY project_id"
 

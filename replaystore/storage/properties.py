@@ -68,6 +68,7 @@ STATS_COLUMNS: dict[str, str] = {
     "clicks": "project_id,timestamp",
     "links": "project_id,timestamp",
     "archives": "project_id,timestamp",
+    "viewers": "project_id,timestamp",
     "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "tags": "project_id,started_at",
