@@ -29,7 +29,7 @@ class ReplayStore:
         self.root = root
         self.storage = Store.open(root, storage_options=storage_options)
         layout = self.storage.layout
-        self.catalog = Catalog(layout.root) if layout.is_local else None
+        self.catalog = Catalog(layout.root, config=self.storage.config)
         self._engine: Engine | None = None
 
     @property

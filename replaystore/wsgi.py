@@ -232,6 +232,7 @@ class WsgiApp:
         public_url: str | None = None,
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
+        journal: str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -244,8 +245,8 @@ class WsgiApp:
             else:
                 # The writer maintains its own store in the background (SPEC §6).
                 tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
-                ingest = self.writer = Writer(self.store, tasks=tasks)
-        self.catalog = Catalog(self.store.layout.root)
+                ingest = self.writer = Writer(self.store, tasks=tasks, journal=journal)
+        self.catalog = Catalog(self.store.layout.root, config=self.store.config)
         self.auth = auth
         self.engine = Engine(self.store)
         self.api = Api(self.store, self.engine, self.catalog, ingest)
@@ -396,9 +397,11 @@ def make_app(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    journal: str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
-    `maintenance` settings also runs the store's background maintenance."""
+    `maintenance` settings also runs the store's background maintenance. `journal`: where
+    the writer journals (default: writer.journal_dir)."""
     return WsgiApp(
         data_dir,
         auth=auth,
@@ -406,6 +409,7 @@ def make_app(
         public_url=public_url,
         read_only=read_only,
         maintenance=maintenance,
+        journal=journal,
     )
 
 
@@ -429,6 +433,7 @@ def serve(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    journal: str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
     tables and release the store. No auth only on loopback (SPEC §2). A writing server
@@ -457,6 +462,7 @@ def serve(
             public_url=public_url,
             read_only=read_only,
             maintenance=maintenance or MaintenanceSettings(),
+            journal=journal,
         )
     except BaseException:
         server.close()
