@@ -10,7 +10,9 @@ local lock file does), a random lease id and its time to live. Rules (issue 13):
 - a live lease of someone else: StoreLocked naming the holder, the same error as the local lock;
 - the holder renews it every third of its time to live with `If-Match` its own last ETag; a
   renewal that finds another ETag means the lease was taken over: the lease is lost, and
-  every later publish of this writer is refused (`check`), as is its manifest put;
+  every later publish of this writer is refused (`check`, which renews first when the last
+  renewal is older than half the time to live: a writer that was paused past its lease
+  finds out before it publishes, not after);
 - release deletes it with `If-Match`, so a lease taken over meanwhile is left alone.
 
 Judging expiry by the server's clock alone means writers' clocks need not agree.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from dataclasses import asdict
 from datetime import timedelta
@@ -66,6 +69,8 @@ class ObjectLease:
         self._lost: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renewing = threading.Lock()
+        self._confirmed = 0.0  # time.monotonic() of the last put that proved the lease ours
 
     # -- the Lease protocol ----------------------------------------------------------------
 
@@ -90,6 +95,7 @@ class ObjectLease:
             now = self.config.get(self.path)
             raise StoreLocked(self.root, _holder(now.data) if now else None) from None
         self._etag, self._body, self._lost = taken.etag, body, None
+        self._confirmed = time.monotonic()
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._renew_loop, name="replaystore-lease", daemon=True
@@ -118,7 +124,10 @@ class ObjectLease:
     # -- renewal ---------------------------------------------------------------------------
 
     def check(self) -> None:
-        """Raise LeaseLost when this writer no longer holds its lease."""
+        """Raise LeaseLost when this writer no longer holds its lease (renewing it first when
+        the last renewal is older than half its time to live)."""
+        if not self._lost and time.monotonic() - self._confirmed > self.ttl / 2:
+            self.renew()
         if self._lost:
             raise LeaseLost(
                 f"this writer lost its lease on the store at {self.root} ({self._lost}); "
@@ -127,36 +136,31 @@ class ObjectLease:
 
     def renew(self) -> None:
         """Extend the lease now (a put `If-Match` our own last ETag)."""
-        if self._etag is None:
-            return
-        try:
-            self._etag = self.config.put(self.path, self._body, if_match=self._etag).etag
-        except PreconditionFailed:
-            now = self.config.get(self.path)
-            self._lost = f"taken over by {_describe(now) if now else 'nobody (it was deleted)'}"
-            log.error("writer lease of %s lost: %s", self.root, self._lost)
+        with self._renewing:
+            if self._etag is None or self._lost:
+                return
+            started = time.monotonic()
+            try:
+                self._etag = self.config.put(self.path, self._body, if_match=self._etag).etag
+                self._confirmed = started
+            except PreconditionFailed:
+                now = self.config.get(self.path)
+                by = _describe(now) if now else "nobody (it was deleted)"
+                self._lost = f"taken over by {by}"
+                log.error("writer lease of %s lost: %s", self.root, self._lost)
 
     def _renew_loop(self) -> None:
-        interval = self.ttl / 3
-        last_ok = _monotonic()
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self.ttl / 3):
             try:
                 self.renew()
                 if self._lost:
                     return
-                last_ok = _monotonic()
             except Exception as error:  # storage unreachable: retry; lost once past the ttl
                 log.warning("could not renew the writer lease of %s: %s", self.root, error)
-                if _monotonic() - last_ok > self.ttl:
+                if time.monotonic() - self._confirmed > self.ttl:
                     self._lost = f"not renewed for {self.ttl:.0f} s: {error}"
                     log.error("writer lease of %s lost: %s", self.root, self._lost)
                     return
-
-
-def _monotonic() -> float:
-    import time
-
-    return time.monotonic()
 
 
 def _expired(current: Versioned) -> bool:
