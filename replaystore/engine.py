@@ -53,7 +53,6 @@ class Engine:
                 "late_materialization_max_rows": LATE_MATERIALIZATION_MAX_ROWS,
             }
         )
-        store.config.attach(self._con)  # a store on object storage: reads through fsspec
         # Parse each Parquet footer once, not on every query: Delta data files are immutable
         # (new name per write), and the footers of the wide summary (~110 leaf columns per
         # row group) cost more to parse than the default list's page fetch (benchmarks,

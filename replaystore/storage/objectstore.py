@@ -20,7 +20,7 @@ commits rely on the first one too.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -105,7 +105,9 @@ class StorageConfig:
         if "AWS_REGION" not in options and "AWS_DEFAULT_REGION" in options:
             options["AWS_REGION"] = options["AWS_DEFAULT_REGION"]
         options.pop("AWS_DEFAULT_REGION", None)
-        return cls(root, options, filesystem or s3_filesystem(options))
+        config = cls(root, options, filesystem or s3_filesystem(options))
+        _OPENED[root] = config
+        return config
 
     @property
     def remote(self) -> bool:
@@ -181,6 +183,24 @@ class StorageConfig:
                     f"{kwargs.get('Key')}: changed by another process meanwhile"
                 ) from None
             raise
+
+
+# The remote stores opened in this process, by root: `attach_files` finds the filesystem a
+# connection needs from the file URLs its views name (storage/views.py), whichever engine
+# or maintenance task made the connection.
+_OPENED: dict[str, StorageConfig] = {}
+
+
+def attach_files(con: duckdb.DuckDBPyConnection, files: Iterable[str]) -> None:
+    """Attach the filesystem of the remote store the first remote file belongs to."""
+    for name in files:
+        if "://" not in name:
+            continue
+        for root, config in list(_OPENED.items()):
+            if name.startswith(root + "/"):
+                config.attach(con)
+                return
+        return
 
 
 def s3_filesystem(options: Mapping[str, str]) -> fsspec.AbstractFileSystem:
