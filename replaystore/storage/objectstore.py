@@ -204,8 +204,9 @@ def attach_files(con: duckdb.DuckDBPyConnection, files: Iterable[str]) -> None:
 
 
 def s3_filesystem(options: Mapping[str, str]) -> fsspec.AbstractFileSystem:
-    """An s3fs filesystem from deltalake-style `AWS_*` options."""
-    import s3fs
+    """An s3fs filesystem from deltalake-style `AWS_*` options, whose immutable data files
+    are read through the process's block cache (readcache.py)."""
+    from replaystore.storage.readcache import CachedS3FileSystem
 
     kwargs: dict = {
         "default_cache_type": "readahead",
@@ -222,7 +223,7 @@ def s3_filesystem(options: Mapping[str, str]) -> fsspec.AbstractFileSystem:
         kwargs["endpoint_url"] = options["AWS_ENDPOINT_URL"]
     if options.get("AWS_REGION"):
         kwargs["client_kwargs"] = {"region_name": options["AWS_REGION"]}
-    return s3fs.S3FileSystem(**kwargs)
+    return CachedS3FileSystem(**kwargs)
 
 
 def _registered(con: duckdb.DuckDBPyConnection, fs: fsspec.AbstractFileSystem) -> bool:
