@@ -90,9 +90,30 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
+ATTEMPTS = 3  # a port picked free can be taken before weed binds it (parallel test workers)
+
+
 @contextlib.contextmanager
 def running_s3(folder: Path) -> Iterator[S3Server]:
     """Start `weed mini` in folder, wait until the bucket answers, stop it at the end."""
+    for attempt in range(ATTEMPTS):
+        try:
+            process, server = _start(folder / f"attempt-{attempt}")
+            break
+        except _Exited:
+            if attempt == ATTEMPTS - 1:
+                raise
+    try:
+        yield server
+    finally:
+        _stop(process)
+
+
+class _Exited(RuntimeError):
+    """weed mini exited while starting (a port clash, most likely)."""
+
+
+def _start(folder: Path) -> tuple[subprocess.Popen, S3Server]:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "s3.json"
     identity = {"name": "test", "credentials": [{"accessKey": KEY, "secretKey": SECRET}]}
@@ -117,9 +138,10 @@ def running_s3(folder: Path) -> Iterator[S3Server]:
     server = S3Server(f"http://127.0.0.1:{ports['s3']}", BUCKET, log)
     try:
         _wait_for_bucket(server, process)
-        yield server
-    finally:
+    except BaseException:
         _stop(process)
+        raise
+    return process, server
 
 
 def _wait_for_bucket(server: S3Server, process: subprocess.Popen) -> None:
@@ -131,7 +153,7 @@ def _wait_for_bucket(server: S3Server, process: subprocess.Popen) -> None:
     )
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"weed mini exited with {process.returncode}: see {server.log}")
+            raise _Exited(f"weed mini exited with {process.returncode}: see {server.log}")
         if _answers(server.endpoint):
             try:
                 fs.pipe_file(f"{server.bucket}/.ready", b"1")
