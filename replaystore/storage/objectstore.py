@@ -115,13 +115,12 @@ class StorageConfig:
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         """Let a DuckDB connection (and its cursors) read this store's files."""
-        if self.remote:
+        if self.remote and not _registered(con, self.fs):
             # Never try to download httpfs (offline; no build for DuckDB 2.x): reads go
             # through the registered fsspec filesystem.
             con.execute("SET GLOBAL autoinstall_known_extensions = false")
             con.execute("SET GLOBAL autoload_known_extensions = false")
-            if not _registered(con, self.fs):
-                con.register_filesystem(self.fs)
+            con.register_filesystem(self.fs)
         return con
 
     # -- conditional operations (object stores) ---------------------------------------------
