@@ -87,3 +87,40 @@ def test_one_writer_and_two_read_servers_on_s3(s3_url: str, tmp_path: Path) -> N
     finally:
         for process in started:
             process.stop()
+
+
+def test_a_killed_s3_writer_restarted_on_its_journal_loses_nothing(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPLAYSTORE_LEASE_SECONDS", "2")  # the children's lease
+    Store.open(s3_url)
+    Catalog(s3_url).add_project("acme", "web", 1, "webkey")
+    token = Catalog(s3_url).add_token("acme")
+    journal = str(tmp_path / "journal")
+    writer = server(s3_url, tmp_path, "--journal", journal)
+    writer.start()
+    rng = random.Random(7)
+    ids = [f"{n + 1:x}".rjust(32, "d") for n in range(5)]
+    for replay_id in ids:
+        envelope = assemble(*valid_envelope(rng, replay_id=replay_id))
+        answer = Wire(writer.base).request(
+            "POST", "/api/1/envelope/?sentry_key=webkey", body=envelope
+        )
+        assert answer.status == 200, answer.body
+    writer.kill()  # right after the last 200: some envelopes are only in the journal
+    # The next writer starts once the dead one's lease expired (refused before: exit 2).
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        try:
+            writer.start()
+            break
+        except AssertionError:
+            assert "held by another writer" in writer.log.read_text()
+            assert time.monotonic() < deadline, "the killed writer's lease never expired"
+            time.sleep(0.5)
+    try:
+        wire = Wire(writer.base, token)
+        seen_within([wire], ids[-1])
+        assert set(ids) <= listed(wire)
+    finally:
+        writer.stop()
