@@ -145,7 +145,7 @@ class Store:
         if read_only:
             return cls(layout, options, {}, read_only=True, config=config)
         if exists:
-            return cls(layout, options, open_all(layout, options), config=config)
+            return cls(layout, options, _open_tables(layout, config), config=config)
         lock = _writer_lock(layout, False, config)
         if layout.is_local:
             try:
@@ -155,7 +155,7 @@ class Store:
                     f"cannot create a store at {layout.root}: {error.strerror or error}"
                 ) from None
         with lock.hold():
-            store = cls(layout, options, open_all(layout, options), config=config)
+            store = cls(layout, options, _open_tables(layout, config), config=config)
             store.recover()
         return store
 
@@ -357,6 +357,27 @@ def _writer_lock(
         return shared_writer_lock(layout.root, lambda: FileLease(layout.lock_path, layout.root))
     # Object storage: a conditional-put lease with expiry and renewal (lease.py).
     return shared_writer_lock(layout.root, lambda: ObjectLease(config, layout.root))
+
+
+def _open_tables(layout: Layout, config: StorageConfig) -> dict[str, DeltaTable]:
+    if layout.is_local:
+        return open_all(layout, config.storage_options)
+    try:
+        return open_all(layout, config.storage_options)
+    except ReplayStoreError:
+        raise
+    except Exception as error:  # deltalake's OSError/DeltaError: one line, not a traceback
+        raise StoreUnreachable(_unreachable(layout.root, config, error)) from None
+
+
+def _unreachable(root: str, config: StorageConfig, error: Exception) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = f"cannot open the tables of the store at {root}: {first}"
+    options = config.storage_options or {}
+    endpoint = options.get("AWS_ENDPOINT_URL", "")
+    if endpoint.startswith("http://") and options.get("AWS_ALLOW_HTTP", "").lower() != "true":
+        text += f" (the endpoint {endpoint} is http://: set AWS_ALLOW_HTTP=true)"
+    return text
 
 
 def _manifest_exists(layout: Layout, config: StorageConfig) -> bool:

@@ -18,7 +18,7 @@ from replaystore.cli import main
 from replaystore.storage.maintenance import Maintenance
 from replaystore.storage.objectstore import StorageConfig
 from replaystore.storage.retention import expire
-from replaystore.storage.store import Store, StoreNotFound
+from replaystore.storage.store import Store, StoreNotFound, StoreUnreachable
 from replaystore.writer import journal_dir
 from tests.conftest import fixture_batch, rid
 from tests.s3server import S3Server
@@ -180,3 +180,8 @@ def test_an_unreachable_endpoint_is_one_error_line(tmp_path: Path) -> None:
     with pytest.raises(Exception) as raised:
         Store.open("s3://nowhere/store", storage_options=config)
     assert "s3://nowhere/store" in str(raised.value)
+
+
+def test_an_http_endpoint_without_allow_http_says_so(s3_url: str) -> None:
+    with pytest.raises(StoreUnreachable, match="set AWS_ALLOW_HTTP=true"):
+        Store.open(s3_url, storage_options={"AWS_ALLOW_HTTP": "false"})
