@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve reads only, beside the store's writer: no ingest, no lock, no journal",
     )
+    serve.add_argument(
+        "--journal",
+        help="the writer's ingest journal folder, on local disk (default: DATA/journal for a "
+        "local store; for s3:// a folder under ~/.cache/replaystore/journals)",
+    )
     _maintenance_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
@@ -262,6 +267,7 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         read_only=args.read_only,
         maintenance=_maintenance_settings(args),
+        journal=args.journal,
     )
     return 0
 

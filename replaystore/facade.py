@@ -76,7 +76,7 @@ class ReplayStore:
             root, storage_options=storage_options, create=create, read_only=read_only
         )
         layout = self.storage.layout
-        self.catalog = Catalog(layout.root) if layout.is_local else None
+        self.catalog = Catalog(layout.root, config=self.storage.config)
         self._snapshot: Snapshot = self.storage.snapshot()
         self._engine: Engine | None = None
         self._con: duckdb.DuckDBPyConnection | None = None

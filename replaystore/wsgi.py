@@ -245,6 +245,7 @@ class WsgiApp:
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
         issue_resolver: IssueResolver | None = None,
+        journal: str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -258,8 +259,8 @@ class WsgiApp:
                 # The writer maintains its own store in the background (SPEC §6).
                 tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
                 runner = DeleteJobRunner(self.store)  # SPEC §5: deletion jobs run in the writer
-                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner])
-        self.catalog = Catalog(self.store.layout.root)
+                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner], journal=journal)
+        self.catalog = Catalog(self.store.layout.root, config=self.store.config)
         self.auth = auth
         self.engine = Engine(self.store)
         self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
@@ -416,10 +417,12 @@ def make_app(
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
     issue_resolver: IssueResolver | None = None,
+    journal: str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
     `maintenance` settings also runs the store's background maintenance. `issue_resolver`
-    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5)."""
+    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5). `journal`:
+    where the writer journals (default: writer.journal_dir)."""
     return WsgiApp(
         data_dir,
         auth=auth,
@@ -428,6 +431,7 @@ def make_app(
         read_only=read_only,
         maintenance=maintenance,
         issue_resolver=issue_resolver,
+        journal=journal,
     )
 
 
@@ -451,6 +455,7 @@ def serve(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    journal: str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
     tables and release the store. No auth only on loopback (SPEC §2). A writing server
@@ -479,6 +484,7 @@ def serve(
             public_url=public_url,
             read_only=read_only,
             maintenance=maintenance or MaintenanceSettings(),
+            journal=journal,
         )
     except BaseException:
         server.close()
