@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from replaystore.catalog import Catalog
+from replaystore.engines.cli import add_compile_command, compile_command, engine_args, engine_config
 from replaystore.errors import ReplayStoreError
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve reads only, beside the store's writer: no ingest, no lock, no journal",
     )
     _maintenance_args(serve)
+    engine_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(sql)
     sql.add_argument("query", help="a DuckDB SQL query")
     sql.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    engine_args(sql)  # --engine clickhouse: the query is ClickHouse SQL over the same views
+    add_compile_command(commands)
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True
@@ -200,6 +204,7 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         read_only=args.read_only,
         maintenance=_maintenance_settings(args),
+        engine=engine_config(args),
     )
     return 0
 
@@ -237,8 +242,12 @@ def _sql(args: argparse.Namespace) -> int:
     import replaystore
 
     try:
-        rows = replaystore.open(args.data).sql(args.query)
-    except duckdb.Error as error:
+        if args.engine != "duckdb":
+            store = replaystore.open(args.data, engine=engine_config(args))
+            rows = store.engine.execute(args.query)
+        else:
+            rows = replaystore.open(args.data).sql(args.query)
+    except (duckdb.Error, RuntimeError) as error:  # chdb raises RuntimeError for bad SQL
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.format == "json":
@@ -324,6 +333,7 @@ COMMANDS = {
     "project": _project,
     "token": _token,
     "demo": _demo,
+    "compile": compile_command,
 }
 
 if __name__ == "__main__":

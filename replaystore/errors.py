@@ -63,3 +63,7 @@ class NotFound(ApiError):
 
 class CatalogError(ReplayStoreError):
     """An organization, project or token operation was refused (bad slug, duplicate id...)."""
+
+
+class EngineError(ReplayStoreError):
+    """A query engine was misconfigured or named wrongly (`--engine`, a dialect, a cluster)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, QueryEngine, compile_search, open_engine
 from replaystore.errors import NotFound
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
 from replaystore.query import clicks, replays, segments, tags
@@ -25,18 +25,30 @@ FILES_PER_BATCH = 500
 class ReplayStore:
     """A replay store in a local folder or at an fsspec URL."""
 
-    def __init__(self, root: str, *, storage_options: dict | None = None) -> None:
+    def __init__(
+        self,
+        root: str,
+        *,
+        storage_options: dict | None = None,
+        engine: EngineConfig | str | None = None,
+    ) -> None:
         self.root = root
+        self._engine_config = engine
         self.storage = Store.open(root, storage_options=storage_options)
         layout = self.storage.layout
         self.catalog = Catalog(layout.root) if layout.is_local else None
-        self._engine: Engine | None = None
+        self._engine: QueryEngine | None = None
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> QueryEngine:
+        """The query engine (`duckdb` unless `open(..., engine="clickhouse")`)."""
         if self._engine is None:
-            self._engine = Engine(self.storage)
+            self._engine = open_engine(self.storage, self._engine_config)
         return self._engine
+
+    def compile_search(self, query: str, dialect: str = "duckdb", *, where_only: bool = False):
+        """A search as SQL of `dialect` (duckdb, clickhouse, spark): see engines.compile_search."""
+        return compile_search(query, dialect, where_only=where_only)
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -192,6 +204,12 @@ def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
         yield items[start : start + size]
 
 
-def open(root: str | os.PathLike[str], *, storage_options: dict | None = None) -> ReplayStore:
-    """Open (creating if needed) the store at a local folder or fsspec URL."""
-    return ReplayStore(os.fspath(root), storage_options=storage_options)
+def open(
+    root: str | os.PathLike[str],
+    *,
+    storage_options: dict | None = None,
+    engine: EngineConfig | str | None = None,
+) -> ReplayStore:
+    """Open (creating if needed) the store at a local folder or fsspec URL; `engine` picks
+    the query engine (`duckdb`, the default, or `clickhouse`, or an EngineConfig)."""
+    return ReplayStore(os.fspath(root), storage_options=storage_options, engine=engine)

@@ -34,7 +34,7 @@ from replaystore.api import (
     json_response,
 )
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, open_engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
@@ -45,7 +45,6 @@ from replaystore.web import pages
 from replaystore.writer import Writer
 
 log = logging.getLogger(__name__)
-ENGINE_NAME = "duckdb"
 # The Link header repeats the request URL twice: bound it so answers stay parseable.
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
@@ -232,6 +231,7 @@ class WsgiApp:
         public_url: str | None = None,
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
+        engine: EngineConfig | str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -247,7 +247,7 @@ class WsgiApp:
                 ingest = self.writer = Writer(self.store, tasks=tasks)
         self.catalog = Catalog(self.store.layout.root)
         self.auth = auth
-        self.engine = Engine(self.store)
+        self.engine = open_engine(self.store, engine)  # DuckDB unless `--engine` says otherwise
         self.api = Api(self.store, self.engine, self.catalog, ingest)
 
     @property
@@ -396,6 +396,7 @@ def make_app(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
     `maintenance` settings also runs the store's background maintenance."""
@@ -406,6 +407,7 @@ def make_app(
         public_url=public_url,
         read_only=read_only,
         maintenance=maintenance,
+        engine=engine,
     )
 
 
@@ -429,6 +431,7 @@ def serve(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
     tables and release the store. No auth only on loopback (SPEC §2). A writing server
@@ -457,6 +460,7 @@ def serve(
             public_url=public_url,
             read_only=read_only,
             maintenance=maintenance or MaintenanceSettings(),
+            engine=engine,
         )
     except BaseException:
         server.close()
@@ -469,7 +473,7 @@ def serve(
             server.effective_port,
             app.store.layout.root,
             "read-only" if read_only else "writer",
-            ENGINE_NAME,
+            app.engine.name,
             app.replayed,
             time.monotonic() - started,
         )
