@@ -121,23 +121,33 @@ def referenced(tree: exp.Expression) -> set[str]:
     return {t.name for t in tree.find_all(exp.Table) if not t.db and t.name in VIEWS}
 
 
-def with_views(tree: exp.Expression, views: dict[str, exp.Expression]) -> exp.Expression:
-    """`tree` with a CTE for every view it reads (and the views those read), defined before
-    use. A copy: the caller's tree is left as it was."""
+def needed(tree: exp.Expression) -> list[str]:
+    """The views a query reads and the views those read, each after what it reads."""
     wanted: list[str] = []
     for name in sorted(referenced(tree)):
-        for needed in (*DEPENDS.get(name, ()), name):
-            if needed not in wanted:
-                wanted.append(needed)
+        for view in (*DEPENDS.get(name, ()), name):
+            if view not in wanted:
+                wanted.append(view)
+    return wanted
+
+
+def ctes(views: dict[str, exp.Expression], names: list[str]) -> list[exp.CTE]:
+    return [
+        exp.CTE(this=views[name].copy(), alias=exp.TableAlias(this=exp.to_identifier(name)))
+        for name in names
+    ]
+
+
+def with_views(tree: exp.Expression, views: dict[str, exp.Expression]) -> exp.Expression:
+    """`tree` with a CTE for every view it reads, defined before use. A copy: the caller's
+    tree is left as it was."""
+    wanted = needed(tree)
     if not wanted:
         return tree
-    ctes = [
-        exp.CTE(this=views[name].copy(), alias=exp.TableAlias(this=exp.to_identifier(name)))
-        for name in wanted
-    ]
     wrapped = tree.copy()
+    defined = ctes(views, wanted)
     existing = wrapped.args.get("with_")
     if existing is not None:
-        ctes.extend(existing.expressions)
-    wrapped.set("with_", exp.With(expressions=ctes))
+        defined.extend(existing.expressions)
+    wrapped.set("with_", exp.With(expressions=defined))
     return wrapped
