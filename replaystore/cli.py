@@ -248,7 +248,7 @@ def _sql(args: argparse.Namespace) -> int:
         else:
             rows = replaystore.open(args.data).sql(args.query)
     except (duckdb.Error, RuntimeError) as error:  # chdb raises RuntimeError for bad SQL
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, default=str).decode() + "\n")

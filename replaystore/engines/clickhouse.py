@@ -129,7 +129,7 @@ class ClickHouseEngine:
 
     def to_sql(self, query: exp.Expression | str) -> str:
         """The ClickHouse SQL run for a tree (or a ClickHouse SQL text over the views)."""
-        tree = sqlglot.parse_one(query, dialect=self.dialect) if isinstance(query, str) else query
+        tree = _parsed(query) if isinstance(query, str) else query
         seq, views = self._snapshot_views()
         wanted = tuple(needed(tree))
         if not wanted or tree.args.get("with_") is not None:
@@ -162,6 +162,17 @@ class ClickHouseEngine:
 
     def close(self) -> None:
         self._close()
+
+
+def _parsed(text: str) -> exp.Expression:
+    """A ClickHouse SQL text as a tree (so the views can be put in front of it)."""
+    try:
+        return sqlglot.parse_one(text, dialect=ReplaysClickHouse)
+    except sqlglot.errors.ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
+        what = first.get("description") or str(error).splitlines()[0]
+        raise EngineError(f"cannot parse the ClickHouse SQL{where}: {what}") from None
 
 
 def _limit_code(error: Exception) -> bool:
