@@ -9,7 +9,8 @@ Each row is one (engine, storage) pair: `duckdb`/`clickhouse` (chdb in process) 
 copied to `s3://bucket/prefix`). Rows of earlier runs are kept: results/engines-<size>.json
 accumulates pairs, and engines-<size>.md is rewritten from all of them. Every query's answer
 is compared with the first engine's (`same` column): a benchmark of wrong answers is no
-benchmark.
+benchmark. Runs are interleaved across engines (one run of each, repeated), so machine load
+falls on every engine alike.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks import cases, load
 from benchmarks.run import compaction, ensure_dataset, environment
-from benchmarks.stats import measure
+from benchmarks.stats import summarize
 from replaystore.engines import ENGINES, open_engine
 from replaystore.query.common import Paged
 from replaystore.storage.store import Store
@@ -44,22 +46,41 @@ def engine_rows(root: str, engines: list[str], storage: str, runs: int) -> list[
     samples = cases.pick_samples(sampler)  # type: ignore[arg-type]
     sampler.close()
     query_cases = cases.build_cases(samples)
-    reference: dict[str, Any] = {}
-    rows = []
-    for name in engines:
-        engine = open_engine(store, name)
-        for case in query_cases:
+    opened = {name: open_engine(store, name) for name in engines}
+    timings: dict[tuple[str, str], list[float]] = {}
+    same: dict[tuple[str, str], bool] = {}
+    for case in query_cases:
+        reference = None
+        for name, engine in opened.items():  # answers compared, and a warm-up each
             answer = _answer(case.ours(engine))  # type: ignore[arg-type]
-            reference.setdefault(case.name, answer)
-            timing = measure(lambda c=case, e=engine: c.ours(e), runs, warmup=1)
-            row = {"engine": name, "storage": storage, "query": case.name, **timing}
-            row["same"] = answer == reference[case.name]
-            rows.append(row)
-            sys.stderr.write(
-                f"  {name:10s} {storage:6s} {case.name:24s} p50 {timing['p50_ms']:8.2f} ms"
-                f"  p95 {timing['p95_ms']:8.2f} ms  same {row['same']}\n"
+            reference = answer if reference is None else reference
+            same[(name, case.name)] = answer == reference
+        # Runs interleaved across engines, so the machine's load falls on each alike.
+        for _ in range(runs):
+            for name, engine in opened.items():
+                started = time.perf_counter()
+                case.ours(engine)  # type: ignore[arg-type]
+                timings.setdefault((name, case.name), []).append(time.perf_counter() - started)
+        sys.stderr.write(
+            f"  {storage:6s} {case.name:24s} "
+            + "  ".join(
+                f"{n} p50 {summarize(timings[(n, case.name)])['p50_ms']:8.2f} ms" for n in opened
             )
+            + "\n"
+        )
+    for engine in opened.values():
         engine.close()
+    rows = [
+        {
+            "engine": name,
+            "storage": storage,
+            "query": case.name,
+            **summarize(timings[(name, case.name)]),
+            "same": same[(name, case.name)],
+        }
+        for name in opened
+        for case in query_cases
+    ]
     return rows
 
 
