@@ -88,3 +88,14 @@ def test_spark_reads_every_view(spark, store: Store) -> None:
         for view in ("segments", "clicks", "links", "replays", "replay_tags")
     }
     assert counts == {"segments": 8, "clicks": 3, "links": 4, "replays": 4, "replay_tags": 4}
+
+
+def test_spark_reads_whole_summary_rows_with_a_pushed_down_filter(spark, store: Store) -> None:
+    # What failed on LZ4_RAW: a plain filter Spark pushes into the Parquet reader (dictionary
+    # pages), over every column of the summary base and recent tier.
+    for view in ("replays_base", "replays_recent"):
+        rows = spark.sql(  # type: ignore[attr-defined]
+            f"SELECT * FROM {view} WHERE browser_name = 'Chrome' AND environment = 'prod'"
+        ).collect()
+        assert all(r["browser_name"] == "Chrome" and r["payload"] for r in rows)
+    assert spark.sql("SELECT count(*) AS n FROM replays_base").collect()[0]["n"] == 3  # type: ignore[attr-defined]
