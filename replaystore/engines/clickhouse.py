@@ -44,17 +44,27 @@ def chdb_backend(threads: int = 2) -> tuple[Backend, Callable[[], None]]:
         from chdb import session
     except ImportError:  # pragma: no cover - chdb is a dependency; a clear error if missing
         raise EngineError("the clickhouse engine needs chdb (pip install chdb)") from None
-    sess = session.Session()
+    current = [session.Session()]
     lock = threading.Lock()
 
     def run(sql: str, settings: dict[str, Any]) -> pa.Table:
         tail = ", ".join(f"{k} = {int(v)}" for k, v in settings.items())
         text = f"{sql} SETTINGS {tail}" if tail else sql
-        return sess.query(text, "ArrowTable")
+        sess = current[0]
+        try:
+            return sess.query(text, "ArrowTable")
+        except Exception:
+            # After a failed query chdb 4.4's session hands the next Arrow result back empty
+            # ("Unexpected empty message in IPC file format"): start a fresh one. The old one
+            # closes when the last query still running on it lets go of it.
+            with lock:
+                if current[0] is sess:
+                    current[0] = session.Session()
+            raise
 
     def close() -> None:
         with lock:
-            sess.close()
+            current[0].close()
 
     return run, close
 
@@ -94,6 +104,7 @@ class ClickHouseEngine:
         server_url: str | None = None,
         threads: int = 2,
         query_timeout: int = QUERY_TIMEOUT,
+        memory_limit: int = MEMORY_LIMIT,
         max_concurrent: int = MAX_CONCURRENT_QUERIES,
     ) -> None:
         self.store = store
@@ -101,7 +112,7 @@ class ClickHouseEngine:
         self.source = replace(source or ClickHouseSource(), table_uris=uris)
         self.settings = {
             "max_execution_time": query_timeout,
-            "max_memory_usage": MEMORY_LIMIT,
+            "max_memory_usage": memory_limit,
             "max_threads": threads,
         }
         if server_url:
