@@ -21,19 +21,16 @@ from sqlglot import exp
 
 from replaystore.engines.clickhouse_views import ClickHouseSource
 from replaystore.engines.dialects import ReplaysClickHouse
+from replaystore.engines.duck import MAX_CONCURRENT_QUERIES, QUERY_LIMITS, QUERY_TIMEOUT
 from replaystore.engines.views import ctes, needed, view_queries, with_views
 from replaystore.errors import EngineError, QueryLimitError
 from replaystore.storage.layout import ALL_TABLES
 from replaystore.storage.store import Store
 
-QUERY_TIMEOUT = 10  # seconds (ClickHouse's max_execution_time), as DuckDB's watchdog
-MAX_CONCURRENT_QUERIES = 2
 MEMORY_LIMIT = 1024**3  # bytes per query (max_memory_usage), as DuckDB's memory_limit
 # ClickHouse error codes that mean "the request asked for too much", not a fault (a 503).
 LIMIT_CODES = frozenset({159, 241, 394})  # TIMEOUT_EXCEEDED, MEMORY_LIMIT_EXCEEDED, CANCELLED
 _CODE = re.compile(r"Code: (\d+)\.")
-# Sentry's text for a storage timeout or overload (backend reference c.1), as DuckDB's.
-QUERY_LIMITS = "Query limits exceeded. Try narrowing your request."
 
 Backend = Callable[[str, dict[str, Any]], pa.Table]
 
@@ -103,7 +100,7 @@ class ClickHouseEngine:
         source: ClickHouseSource | None = None,
         server_url: str | None = None,
         threads: int = 2,
-        query_timeout: int = QUERY_TIMEOUT,
+        query_timeout: float = QUERY_TIMEOUT,
         memory_limit: int = MEMORY_LIMIT,
         max_concurrent: int = MAX_CONCURRENT_QUERIES,
     ) -> None:
@@ -111,7 +108,7 @@ class ClickHouseEngine:
         uris = tuple((t, store.layout.table_uri(t)) for t in ALL_TABLES)
         self.source = replace(source or ClickHouseSource(), table_uris=uris)
         self.settings = {
-            "max_execution_time": query_timeout,
+            "max_execution_time": max(1, round(query_timeout)),  # whole seconds
             "max_memory_usage": memory_limit,
             "max_threads": threads,
         }
@@ -146,7 +143,7 @@ class ClickHouseEngine:
         if not wanted or tree.args.get("with_") is not None:
             return with_views(tree, views).sql(dialect=self.dialect)
         # The views' WITH clause is the same for every query of a snapshot: generated once
-        # (it is most of the text: ~12 ms a query otherwise, medium), then put before the query.
+        # (it is most of the text: ~12 ms a query otherwise, small), then put before the query.
         key = (seq, wanted)
         prefix = self._prefixes.get(key)
         if prefix is None:
