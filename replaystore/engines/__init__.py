@@ -80,7 +80,7 @@ def compile_search(query: str, dialect: str = "duckdb", *, where_only: bool = Fa
     just its condition, for a batch job that filters replays with the product's language.
 
     >>> compile_search("browser.name:Firefox", "spark", where_only=True)
-    "COALESCE(browser_name <> '' AND browser_name = 'Firefox', FALSE)"
+    "COALESCE(`browser_name` <> '' AND `browser_name` = 'Firefox', FALSE)"
     """
     from replaystore.search import compile_replay_search
 
