@@ -19,6 +19,7 @@ from replaystore.storage import schema
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import (
     DEFAULT_RETENTION,
+    LOG_CLEANUP_OFF,
     SUMMARY_WRITER_PROPERTIES,
     TARGET_FILE_BYTES,
     WRITER_PROPERTIES,
@@ -255,12 +256,11 @@ def set_file_retention(dt: DeltaTable, retention: timedelta) -> None:
     which vacuum and the log cleanup after each checkpoint both follow)."""
     wanted = retention_property(retention)
     keys = ("delta.deletedFileRetentionDuration", "delta.logRetentionDuration")
+    properties = {**dict.fromkeys(keys, wanted), **LOG_CLEANUP_OFF}
     config = dt.metadata().configuration
-    if any(config.get(k) != wanted for k in keys):
+    if any(config.get(k) != v for k, v in properties.items()):
         retry_on_conflict(
-            lambda: dt.alter.set_table_properties(
-                dict.fromkeys(keys, wanted), commit_properties=COMMIT
-            )
+            lambda: dt.alter.set_table_properties(properties, commit_properties=COMMIT)
         )
 
 

@@ -24,7 +24,9 @@ the writer checks the tables every `check_every` seconds and runs, in order:
    and a query never lasts `file_retention`; files it reads outlive their removal by that much.
 
 Heavy work happens outside the writer lock; the lock is taken only to publish (and, for the
-fold, to cut the folded rows out of the tier), so ingest commits wait a moment at most. Each
+fold, to cut the folded rows out of the tier), so ingest commits wait a moment at most. The
+vacuum is the exception: it runs under the lock between two publishes, so it never deletes a
+file or log entry of the version the manifest names. Each
 run logs one line.
 """
 
@@ -379,19 +381,32 @@ class Maintenance:
         return expire(self.store, cutoff)
 
     def _vacuum(self) -> int:
+        # Under the lock, and published on both sides: a vacuum must never delete a file or a
+        # log entry of the version the manifest names, or a kill before the next publish
+        # leaves a manifest that cannot be loaded (or recovery cannot restore). With the
+        # manifest at the latest version, everything vacuum deletes was removed before it;
+        # the log is cleaned only once the manifest names the vacuum's own last commit, and
+        # the cleanup keeps every entry from the last checkpoint on.
         retention = self.settings.file_retention
         removed = 0
-        for dt in self._tables.values():
-            dt.update_incremental()
-            removed += vacuum_table(dt, retention)
-            dt.cleanup_metadata()
-        self._publish()
-        index = self._tables["recordings"]
-        index.update_incremental()
-        removed += self.store.blobs.vacuum(index.file_uris(), retention)
-        live = set(self.store.blobs.small_packs_names())
-        self._superseded &= live
-        removed += sweep(self.store, retention)
+        store = self.store
+        with store.lock.hold():
+            store.refresh()
+            store.publish()
+            for dt in self._tables.values():
+                dt.update_incremental()
+                removed += vacuum_table(dt, retention)
+            store.refresh()
+            store.publish()
+            for dt in self._tables.values():
+                dt.update_incremental()
+                dt.cleanup_metadata()
+            index = self._tables["recordings"]
+            index.update_incremental()
+            removed += store.blobs.vacuum(index.file_uris(), retention)
+            live = set(store.blobs.small_packs_names())
+            self._superseded &= live
+            removed += sweep(store, retention)
         return removed
 
     def _count_files(self) -> None:

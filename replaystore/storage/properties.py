@@ -78,9 +78,18 @@ STATS_COLUMNS: dict[str, str] = {
 }
 
 
+# A commit that writes a checkpoint would otherwise delete the log entries before it that are
+# older than the log retention, the entries of the version the published manifest names
+# included (a store idle for longer than the retention, or a retention of 0): the manifest
+# could then not be loaded, nor recovery restore it. Only the vacuum cleans the log, once it
+# has published (storage/maintenance.py).
+LOG_CLEANUP_OFF = {"delta.enableExpiredLogCleanup": "false"}
+
+
 def table_configuration(table: str) -> dict[str, str | None]:
     """The Delta table properties a table is created with."""
     return {
         "delta.dataSkippingStatsColumns": STATS_COLUMNS[table],
         "delta.targetFileSize": str(TARGET_FILE_BYTES),
+        **LOG_CLEANUP_OFF,
     }
