@@ -9,6 +9,7 @@ snapshots run at once, and a read-only ClickHouse user is enough.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -72,10 +73,16 @@ def server_backend(url: str) -> tuple[Backend, Callable[[], None]]:
         import clickhouse_connect
     except ImportError:  # pragma: no cover
         raise EngineError("a ClickHouse server needs clickhouse-connect") from None
+    driver_log = logging.getLogger("clickhouse_connect")
+    level = driver_log.level
+    driver_log.setLevel(logging.CRITICAL)  # the error below says it once, in one line
     try:
         client = clickhouse_connect.get_client(dsn=url)
     except Exception as error:  # connection refused, bad credentials: an operator error
-        raise EngineError(f"cannot reach ClickHouse at {_redacted(url)}: {error}") from None
+        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else repr(error)
+        raise EngineError(f"cannot reach ClickHouse at {_redacted(url)}: {reason}") from None
+    finally:
+        driver_log.setLevel(level)
 
     def run(sql: str, settings: dict[str, Any]) -> pa.Table:
         return client.query_arrow(sql, settings=settings)

@@ -61,3 +61,15 @@ def test_serve_with_the_clickhouse_engine(data: Path) -> None:
     finally:
         server.stop()
     assert "engine clickhouse" in server.log.read_text()
+
+
+def test_an_unreachable_clickhouse_server_is_an_error_line(data: Path) -> None:
+    from tests.server_process import free_port
+
+    url = f"http://reader:secret@127.0.0.1:{free_port()}"  # nothing listens there
+    args = ("sql", "--data", str(data), "--engine", "clickhouse", "--clickhouse-url", url)
+    result = run(*args, "SELECT 1", ok=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot reach ClickHouse at http://127.0.0.1:")
+    assert len(result.stderr.splitlines()) == 1
+    assert "secret" not in result.stderr
