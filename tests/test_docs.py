@@ -8,7 +8,8 @@ Each documented file runs in a fresh folder holding `demo-data` (the demo store,
   server: `serve`, a serving `demo`), `curl` commands and variable assignments. Other lines
   (make, pip, benchmark runs) are set-up or long runs and are not run. Every command must
   succeed and print something; every curl must answer 2xx with data (`{"data": []}` and `[]`
-  are no data). `127.0.0.1:8000` is the demo server, started on a free port for the file.
+  are no data). `127.0.0.1:8000` is the demo server, started on a free port for the file
+  when a block first names it.
 
 Blocks in any other language (```text, ```json, plain ```) are not run.
 """
@@ -90,7 +91,6 @@ class DocRunner:
         bin_dir = str(Path(sys.executable).parent)
         self.env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "MPLBACKEND": "Agg"}
         self.env.pop("REPLAYSTORE_DATA", None)
-        self.assigned: list[str] = []  # variable assignments, replayed before each command
 
     def python(self, code: str, where: str) -> None:
         printed = io.StringIO()
@@ -102,14 +102,18 @@ class DocRunner:
         lines = runnable_lines(script)
         if not lines:
             return
-        if any("curl " in line for line in lines) and self.server is None:
+        if any(DEMO_ADDRESS in line for line in lines) and self.server is None:
             self.server = ServerProcess(self.workdir / "demo-data")
             self.server.start()
         address = f"127.0.0.1:{self.server.port}" if self.server else DEMO_ADDRESS
         for line in lines:
             command = line.replace(DEMO_ADDRESS, address)
+            assignment = _ASSIGNMENT.match(line)
+            if assignment:  # evaluated once; later commands get the value from the environment
+                name = assignment.group(0)[:-1]
+                command += f'\nprintf %s "${name}"'
             result = subprocess.run(
-                ["bash", "-c", f"set -euo pipefail\n{CURL}\n{self._assignments()}\n{command}"],
+                ["bash", "-c", f"set -euo pipefail\n{CURL}\n{command}"],
                 cwd=self.workdir,
                 env=self.env,
                 capture_output=True,
@@ -117,13 +121,9 @@ class DocRunner:
                 check=False,
             )
             assert result.returncode == 0, f"{where}: {line}\n{result.stderr[-2000:]}"
-            if not _ASSIGNMENT.match(line):
-                assert result.stdout.strip(), f"{where}: {line} printed nothing"
-            else:
-                self.assigned.append(command)
-
-    def _assignments(self) -> str:
-        return "\n".join(self.assigned)
+            assert result.stdout.strip(), f"{where}: {line} printed nothing"
+            if assignment:
+                self.env[name] = result.stdout
 
     def close(self) -> None:
         if self.server is not None:

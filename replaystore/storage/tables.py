@@ -148,7 +148,15 @@ def merge_rows(
     if rows.num_rows == 0 or not months:
         return
 
+    attempts = 0
+
     def run() -> None:
+        nonlocal attempts
+        if attempts:
+            # Lost the race to a concurrent commit (the writer's background merge commits
+            # outside the lock): rerun on the newest version, or every retry loses again.
+            dt.update_incremental()
+        attempts += 1
         merger = dt.merge(
             rows,
             merge_predicate(months, keys),
