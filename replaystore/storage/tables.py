@@ -143,7 +143,10 @@ def merge_predicate(months: list[str], keys: tuple[str, ...]) -> str:
 def merge_rows(
     dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...], *, delete: bool = False
 ) -> None:
-    """Replace (or with delete=True remove) the stored rows matching rows on keys."""
+    """Replace (or with delete=True remove) the stored rows matching rows on keys.
+
+    A delete that loses the commit race reruns on the newest version (removing by key is
+    right on any version); a replacement keeps failing, so the caller retries its whole batch."""
     months = sorted({m for m in rows.column("month").to_pylist() if m is not None})
     if rows.num_rows == 0 or not months:
         return
@@ -152,7 +155,7 @@ def merge_rows(
 
     def run() -> None:
         nonlocal attempts
-        if attempts:
+        if attempts and delete:
             # Lost the race to a concurrent commit (the writer's background merge commits
             # outside the lock): rerun on the newest version, or every retry loses again.
             dt.update_incremental()
