@@ -1,6 +1,7 @@
 """The listed queries per engine and storage (issue 13): one row per (query, engine, storage).
 
     python -m benchmarks.matrix --size small --storage local|s3 [--engine duckdb] [--runs 20]
+        [--ingest-replays 300]
 
 Measures every listed query (benchmarks.cases) through the product's query functions, as
 `benchmarks.run` does for "ours", over the `small` (or other) dataset on local disk or copied
@@ -8,7 +9,9 @@ to a real S3 server (`weed mini` on 127.0.0.1, started here: tests/s3server.py),
 read-only store as a `serve --read-only` would. Each run replaces only its own (engine,
 storage) rows of benchmarks/results/matrix-<size>.json, so engines and storages measured
 separately (another engine's runner adds `ENGINES` entries) land in one table,
-matrix-<size>.md.
+matrix-<size>.md. With `--ingest-replays N` it also POSTs N generated replays' envelopes with
+8 clients to a writer `serve` on that storage (benchmarks.http_bench's envelope set) and
+records envelopes/s and the time until all are queryable.
 """
 
 from __future__ import annotations
@@ -64,6 +67,51 @@ def store_on(storage: str, root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         facts = {"upload_seconds": round(time.perf_counter() - started, 1)}
         _log(f"copied {root} to {url} in {facts['upload_seconds']} s")
         yield url, facts
+
+
+def ingest_on(storage: str, url: str, replays: int, clients: int = 8) -> dict[str, Any]:
+    """http_bench's envelope ingest against a writer on a fresh store next to `url`."""
+    import shutil
+    import threading
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from benchmarks import http_bench
+    from replaystore import fixtures
+    from replaystore.catalog import Catalog
+
+    target = f"{url}-ingest"
+    if storage == "local":
+        shutil.rmtree(target, ignore_errors=True)
+    Store.open(target)
+    catalog = Catalog(target)
+    for p in fixtures.PROJECTS:
+        catalog.add_project(p.org, p.slug, p.id, p.dsn_key)
+    keys = {p.id: p.dsn_key for p in fixtures.PROJECTS}
+    envelopes = list(fixtures.generate(datetime.now(UTC), seed=7, replays=replays))
+    bodies = [(e.project_id, keys[e.project_id], e.body) for e in envelopes]
+    segments = sum(1 for e in envelopes if "-s" in e.name)
+    server = http_bench.Server(target)  # type: ignore[arg-type]
+    try:
+        errors: list[int] = []
+        threads = [
+            threading.Thread(target=http_bench._post_all, args=(server.port, share, errors))
+            for share in (bodies[i::clients] for i in range(clients))
+        ]
+        started = time.perf_counter()
+        answered = http_bench._run_all(threads)
+        queryable = http_bench._wait_queryable(target, segments, started)  # type: ignore[arg-type]
+    finally:
+        server.stop()
+    result = http_bench.IngestResult(
+        envelopes=len(bodies), replay_segments=segments, clients=clients,
+        seconds_to_answer_all=round(answered, 3),
+        envelopes_per_s=round(len(bodies) / answered, 1),
+        seconds_until_queryable=round(queryable, 3), errors=len(errors),
+        mean_envelope_bytes=round(sum(len(b[2]) for b in bodies) / len(bodies), 1),
+        server_peak_rss_mb=float("nan"),
+    )  # fmt: skip
+    return {"http_ingest": {k: v for k, v in asdict(result).items() if k != "server_peak_rss_mb"}}
 
 
 def measure_rows(url: str, engine_name: str, runs: int) -> list[dict[str, Any]]:
@@ -123,6 +171,14 @@ def markdown(results: dict[str, Any]) -> str:
     for name, run in sorted(results.get("runs", {}).items()):
         env = run.get("environment", {})
         extra = f", upload {run['upload_seconds']} s" if "upload_seconds" in run else ""
+        if "http_ingest" in run:
+            ingest = run["http_ingest"]
+            extra += (
+                f"; HTTP envelope ingest, {ingest['clients']} clients: "
+                f"{ingest['envelopes_per_s']} envelopes/s ({ingest['envelopes']} envelopes, "
+                f"{ingest['errors']} errors), all queryable after "
+                f"{ingest['seconds_until_queryable']} s"
+            )
         lines.append(f"- {name}: {env.get('when', '')}, DuckDB {env.get('duckdb', '')}{extra}")
     return "\n".join(lines) + "\n"
 
@@ -133,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", choices=STORAGES, default="local")
     parser.add_argument("--engine", choices=sorted(ENGINES), default="duckdb")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--ingest-replays", type=int, default=0)
     parser.add_argument("--data", type=Path, default=load.DATA_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
@@ -142,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     with store_on(args.storage, root) as (url, facts):
         _log(f"queries: {args.engine} on {args.storage} ({url})")
         rows = measure_rows(url, args.engine, args.runs)
+        if args.ingest_replays:
+            _log(f"HTTP envelope ingest on {args.storage}")
+            facts |= ingest_on(args.storage, url, args.ingest_replays)
     path = record(args.size, args.engine, args.storage, rows, facts, args.out)
     _log(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
