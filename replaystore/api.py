@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,8 +19,25 @@ from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
-from replaystore.query import clicks, events, replays, segments, tags
-from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
+from replaystore.query import (
+    clicks,
+    data_source,
+    events,
+    jobs,
+    replay_count,
+    replays,
+    segments,
+    selectors,
+    tags,
+    viewed_by,
+)
+from replaystore.query.common import (
+    Executor,
+    Page,
+    Paged,
+    replay_id_or_none,
+    segment_id_or_none,
+)
 from replaystore.query.params import (
     LIST_DAYS,
     RETENTION_DAYS,
@@ -28,11 +45,18 @@ from replaystore.query.params import (
     parse_page,
     parse_window,
 )
+from replaystore.storage import delete_jobs
+from replaystore.storage.viewers import record_view
 
 JSON = "application/json"
 INTERNAL_ERROR = "An internal error occurred. The error has been logged."
 REPLAY_NOT_FOUND = "Replay not found."
 SEGMENT_NOT_FOUND = "Replay recording segment not found."
+UNKNOWN_ORG = (
+    "Organization {org!r} is not in this store's catalog. Replays are served once their "
+    "project is registered: replaystore project add --data DIR --org {org} --slug SLUG "
+    "--id PROJECT_ID --dsn-key KEY"
+)
 _SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
 # The one search events-meta answers: the ids of a replay's events, as Sentry's UI sends them.
 _EVENT_IDS = re.compile(r"^\s*id:(?:\[([^\]]*)\]|([^\s\[\],]+))\s*$")
@@ -48,6 +72,7 @@ class Request:
     body: bytes = b""
     url: str = ""  # the configured public URL (or nothing: relative) + path, for Link headers
     remote_addr: str | None = None  # the client: waitress applies trusted proxy headers
+    user_id: int | None = None  # the user the bearer token acts as (SPEC §2), if any
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -128,21 +153,56 @@ def _replay_id(req: Request) -> str:
     return replay_id
 
 
+_TRUE = frozenset({"t", "y", "yes", "true", "on", "1"})  # DRF's BooleanField spellings
+_FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
+
+
+def _required(req: Request, name: str) -> str:
+    """A required text parameter, with DRF's texts (named: SPEC §3 "Bad input anywhere")."""
+    value = req.arg(name)
+    if value is None:
+        raise ApiError(f"{name}: This field is required.")
+    if not value.strip():
+        raise ApiError(f"{name}: This field may not be blank.")
+    return value
+
+
+def _boolean(req: Request, name: str) -> bool:
+    value = req.arg(name)
+    if value is None or value == "":
+        return False
+    if value.lower() in _TRUE or value.lower() in _FALSE:
+        return value.lower() in _TRUE
+    raise ApiError(f"{name}: Must be a valid boolean.")
+
+
 class Api:
     """One method per route; each takes a `Request` and returns a `Response`."""
 
-    def __init__(self, store: Store, engine: Executor, catalog: Catalog, ingest: Ingest) -> None:
+    def __init__(
+        self,
+        store: Store,
+        engine: Executor,
+        catalog: Catalog,
+        ingest: Ingest,
+        issue_resolver: replay_count.IssueResolver | None = None,
+    ) -> None:
         self.store = store
         self.engine = engine
         self.catalog = catalog
         self.ingest = ingest
+        self.issue_resolver = issue_resolver  # issue id -> event ids, for replay-count
+        # Called with a new deletion job's id: the writer's job runner starts it (wsgi.py).
+        self.job_started: Callable[[int], None] = lambda job_id: None
 
     # -- scope ---------------------------------------------------------------------------
 
     def _org_projects(self, req: Request) -> list[Project]:
         org = req.params["org"]
         if org not in self.catalog.organizations():
-            raise NotFound()
+            # Reached only without auth or with a token of this very org (another org's
+            # token is refused before, revealing nothing): say how to register it (issue 16).
+            raise NotFound(UNKNOWN_ORG.format(org=org))
         return self.catalog.projects(org)
 
     def _project(self, req: Request) -> Project:
@@ -188,8 +248,13 @@ class Api:
             sort=sort,
             environments=req.args("environment"),
             fields=parse_fields(req.args("field")),
+            viewer=req.user_id,
         )
-        return _paged(req, page, result)
+        response = _paged(req, page, result)
+        preferred = req.headers.get(data_source.PREFERENCE_HEADER)
+        source = data_source.data_source(req.arg("query") or "", sort, preferred)
+        response.headers.append((data_source.HEADER, source))
+        return response
 
     def _fetch(self, req: Request, project_ids: list[int]) -> Response:
         replay_id = _replay_id(req)
@@ -199,6 +264,7 @@ class Api:
             project_ids=project_ids,
             window=_window(req, RETENTION_DAYS),
             fields=parse_fields(req.args("field")),
+            viewer=req.user_id,
         )
         if found is None:
             raise NotFound(REPLAY_NOT_FOUND)
@@ -233,7 +299,9 @@ class Api:
 
     def recording_segment(self, req: Request) -> Response:
         project, replay_id = self._project(req), _replay_id(req)
-        segment_id = int(req.params["segment_id"])
+        segment_id = segment_id_or_none(req.params["segment_id"])
+        if segment_id is None:  # beyond the stored integer range: no such segment
+            raise NotFound(SEGMENT_NOT_FOUND)
         window = _window(req, RETENTION_DAYS)
         found = segments.get_segment(self.engine, project.id, replay_id, segment_id, window=window)
         if found is None:
@@ -300,6 +368,49 @@ class Api:
     def org_tag_values(self, req: Request) -> Response:
         return self._tag_values(req, self._selected(req))
 
+    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+
+    def replay_selectors(self, req: Request) -> Response:
+        """The dead/rage click selector ranking (extra §2); `sortBy`/`orderBy` are ignored."""
+        project_ids = self._selected(req)
+        page = _page(req, default_limit=100)
+        result = selectors.list_selectors(
+            self.engine,
+            project_ids=project_ids,
+            window=_window(req, RETENTION_DAYS),
+            page=page,
+            query=req.arg("query") or "",
+            sort=req.arg("sort") or selectors.DEFAULT_SORT,
+            environments=req.args("environment"),
+        )
+        return _paged(req, page, result)
+
+    def replay_count(self, req: Request) -> Response:
+        """Existing replays per issue, transaction or replay id (extra §3); no `data` wrapper."""
+        project_ids = self._selected(req)
+        # Sentry answers {} before validating when nothing could match (extra §3.3, X6).
+        org_ids = [p.id for p in self._org_projects(req)]
+        if not project_ids or not replay_count.has_replays(self.engine, org_ids):
+            return json_response({})
+        query = _required(req, "query")
+        source = req.arg("data_source")
+        if source is not None and source not in replay_count.DATA_SOURCES:
+            raise ApiError(f'data_source: "{source}" is not a valid choice.')
+        return_ids = _boolean(req, "returnIds")
+        window = _window(req, RETENTION_DAYS)
+        chosen = replay_count.selection(query)
+        if source == "spans" and len(chosen.values) > 1:
+            raise ApiError("The spans data source only supports a single value")
+        counts = replay_count.replay_counts(
+            self.engine,
+            query,
+            project_ids=project_ids,
+            window=window,
+            return_ids=return_ids,
+            resolver=self.issue_resolver,
+        )
+        return json_response(counts)
+
     # -- the organization's projects and linked events (what the web pages need) ---------
 
     def org_projects(self, req: Request) -> Response:
@@ -325,6 +436,65 @@ class Api:
             page=page,
         )
         return _paged(req, page, result)
+
+    # -- viewed-by and bulk deletion jobs (SPEC §5; logic in query/viewed_by.py, jobs.py) --
+
+    def viewed_by(self, req: Request) -> Response:
+        """`{"data": {"viewed_by": [user, ...]}}`: the organization's users who viewed it."""
+        project, replay_id = self._project(req), _replay_id(req)
+        window = _window(req, RETENTION_DAYS)
+        if viewed_by.find_replay(self.engine, project.id, replay_id, window) is None:
+            raise NotFound(REPLAY_NOT_FOUND)
+        members = {user.id: user for user in self.catalog.org_users(project.org)}
+        ids = viewed_by.viewer_ids(self.engine, project.id, replay_id)
+        users = [viewed_by.user_object(members[i]) for i in ids if i in members]
+        return json_response({"data": {"viewed_by": users}})
+
+    def record_view(self, req: Request) -> Response:
+        """204 once the token's user is recorded as a viewer (extra §4.3)."""
+        if req.user_id is None:
+            raise ApiError(viewed_by.NO_USER)
+        project, replay_id = self._project(req), _replay_id(req)
+        window = _window(req, RETENTION_DAYS)
+        found = viewed_by.find_replay(self.engine, project.id, replay_id, window)
+        if found is None:
+            raise NotFound(REPLAY_NOT_FOUND)
+        if not found["is_archived"]:  # a deleted replay's views are purged, none are added
+            record_view(self.store, project.id, replay_id, req.user_id, found["started_at"])
+        return Response(204, b"", content_type=None)
+
+    def delete_jobs(self, req: Request) -> Response:
+        project = self._project(req)
+        size, number = jobs.parse_list_page(req.arg("per_page"), req.arg("cursor"))
+        mine = [j for j in delete_jobs.all_jobs(self.store) if j.project_id == project.id]
+        items, link = jobs.list_page(mine, size, number, req.url, req.query)
+        return json_response({"data": items}, headers=[("Link", link)])
+
+    def create_delete_job(self, req: Request) -> Response:
+        """201 `{"data": job}` with the job `pending`; the writer's runner then works it."""
+        project = self._project(req)
+        try:
+            given = jobs.parse_create(req.body)
+        except jobs.JobInvalid as error:
+            return json_response({"detail": error.detail, **error.errors}, 400)
+        job = delete_jobs.create_job(
+            self.store,
+            organization=project.org,
+            project_id=project.id,
+            range_start=given["rangeStart"],
+            range_end=given["rangeEnd"],
+            environments=given["environments"],
+            query=given["query"],
+            user_id=req.user_id,
+        )
+        self.job_started(job.id)
+        return json_response({"data": jobs.job_object(job)}, 201)
+
+    def delete_job(self, req: Request) -> Response:
+        project, job_id = self._project(req), int(req.params["job_id"])
+        return json_response(
+            {"data": jobs.one_job(delete_jobs.all_jobs(self.store), project.id, job_id)}
+        )
 
     # -- envelope ingest -----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -48,10 +49,22 @@ class Project:
 
 
 @dataclass(frozen=True)
+class User:
+    """Whom a token acts as (SPEC §2 `token add --user-id/--email/--name`): views are per user."""
+
+    id: int
+    email: str = ""
+    name: str = ""
+    date_joined: str = ""  # ISO 8601, when the user was first added
+
+
+@dataclass(frozen=True)
 class CatalogData:
     organizations: tuple[str, ...]
     projects: tuple[Project, ...]
     token_hashes: tuple[tuple[str, str], ...]  # (sha256 hex, org slug)
+    users: tuple[User, ...] = ()
+    token_users: tuple[tuple[str, int], ...] = ()  # (sha256 hex, user id); older tokens: none
 
 
 def hash_token(token: str) -> str:
@@ -71,17 +84,34 @@ def _decode(raw: bytes) -> CatalogData:
             for p in doc.get("projects", [])
         ),
         token_hashes=tuple((t["sha256"], t["org"]) for t in doc.get("tokens", [])),
+        users=tuple(
+            User(int(u["id"]), u.get("email", ""), u.get("name", ""), u.get("date_joined", ""))
+            for u in doc.get("users", [])
+        ),
+        token_users=tuple(
+            (t["sha256"], int(t["user_id"]))
+            for t in doc.get("tokens", [])
+            if t.get("user_id") is not None
+        ),
     )
 
 
 def _encode(data: CatalogData) -> bytes:
+    users = dict(data.token_users)
     doc = {
         "organizations": list(data.organizations),
         "projects": [
             {"org": p.org, "slug": p.slug, "id": p.id, "dsn_keys": list(p.dsn_keys)}
             for p in data.projects
         ],
-        "tokens": [{"sha256": digest, "org": org} for digest, org in data.token_hashes],
+        "tokens": [
+            {"sha256": digest, "org": org, "user_id": users.get(digest)}
+            for digest, org in data.token_hashes
+        ],
+        "users": [
+            {"id": u.id, "email": u.email, "name": u.name, "date_joined": u.date_joined}
+            for u in data.users
+        ],
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
@@ -199,18 +229,80 @@ class Catalog:
             project = Project(org, slug, project_id, keys + (() if dsn_key in keys else (dsn_key,)))
             projects = (*(p for p in data.projects if p.id != project_id), project)
             orgs = data.organizations + (() if org in data.organizations else (org,))
-            self._publish(CatalogData(orgs, projects, data.token_hashes))
+            self._publish(
+                CatalogData(orgs, projects, data.token_hashes, data.users, data.token_users)
+            )
             return project
 
-    def add_token(self, org: str) -> str:
-        """Create a bearer token for `org`; only its digest is kept. Returns the token."""
+    def add_token(
+        self,
+        org: str,
+        *,
+        user_id: int | None = None,
+        email: str | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Create a bearer token for `org` acting as user `user_id` (a new user when None;
+        `email`/`name` set or update the user's). Only its digest is kept. Returns the token."""
         _check_slug("organization", org)
+        if user_id is not None and not 0 < user_id < 2**53:
+            raise CatalogError(f"Invalid user id {user_id}: must be a positive integer")
+        for label, value in (("email", email), ("name", name)):
+            if value is not None and (len(value) > 200 or not value.isprintable()):
+                raise CatalogError(f"Invalid {label} {value!r}: printable text, at most 200")
         token = secrets.token_hex(32)
+        digest = hash_token(token)
         with self._locked() as data:
             orgs = data.organizations + (() if org in data.organizations else (org,))
-            tokens = (*data.token_hashes, (hash_token(token), org))
-            self._publish(CatalogData(orgs, data.projects, tokens))
+            tokens = (*data.token_hashes, (digest, org))
+            users = _with_user(data.users, user_id, email, name)
+            user = users[-1] if user_id is None else next(u for u in users if u.id == user_id)
+            self._publish(
+                CatalogData(
+                    orgs, data.projects, tokens, users, (*data.token_users, (digest, user.id))
+                )
+            )
         return token
+
+    # -- users ---------------------------------------------------------------------------
+
+    def user_for_token(self, token: str) -> User | None:
+        """The user a token acts as (None for a token made before tokens had users)."""
+        data = self.data()
+        digest = hash_token(token)
+        found = None
+        for stored, user_id in data.token_users:
+            if hmac.compare_digest(digest, stored):
+                found = user_id
+        return self.user(found) if found is not None else None
+
+    def user(self, user_id: int) -> User | None:
+        return next((u for u in self.data().users if u.id == user_id), None)
+
+    def org_users(self, org: str) -> list[User]:
+        """The organization's members: the users acting through one of its tokens."""
+        data = self.data()
+        org_digests = {digest for digest, token_org in data.token_hashes if token_org == org}
+        ids = {user_id for digest, user_id in data.token_users if digest in org_digests}
+        return [u for u in data.users if u.id in ids]
+
+
+def _with_user(
+    users: tuple[User, ...], user_id: int | None, email: str | None, name: str | None
+) -> tuple[User, ...]:
+    """The users with `user_id` added or updated; a new id (last) when None."""
+    existing = next((u for u in users if u.id == user_id), None)
+    if existing is not None:
+        updated = User(
+            existing.id,
+            existing.email if email is None else email,
+            existing.name if name is None else name,
+            existing.date_joined,
+        )
+        return tuple(updated if u.id == user_id else u for u in users)
+    new_id = user_id if user_id is not None else max((u.id for u in users), default=0) + 1
+    joined = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return (*users, User(new_id, email or "", name or "", joined))
 
 
 class _RemoteCatalog:

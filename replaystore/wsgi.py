@@ -9,6 +9,7 @@ writes, and follows what the store's writer publishes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import re
@@ -38,7 +39,9 @@ from replaystore.engine import Engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
+from replaystore.query.replay_count import IssueResolver
 from replaystore.server_limits import MAX_BODY, ServerLimits
+from replaystore.storage.delete_jobs import DeleteJobRunner
 from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
 from replaystore.storage.store import Store
 from replaystore.web import pages
@@ -64,7 +67,7 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
     ("Access-Control-Max-Age", "3600"),
 )
-_PARAM = {"segment_id": r"\d{1,9}", "project_id": r"\d{1,15}"}
+_PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}", "job_id": r"\d{1,18}"}
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,21 @@ ROUTES: tuple[Route, ...] = (
         "recording_segment",
     ),
     Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", "clicks"),
+    # Viewed-by and bulk deletion jobs (SPEC §5).
+    Route("GET", f"{PROJECT}/{{replay_id}}/viewed-by/", "viewed_by"),
+    Route("POST", f"{PROJECT}/{{replay_id}}/viewed-by/", "record_view"),
+    Route("GET", f"{PROJECT}/jobs/delete/", "delete_jobs"),
+    Route("POST", f"{PROJECT}/jobs/delete/", "create_delete_job"),
+    Route("GET", f"{PROJECT}/jobs/delete/{{job_id}}/", "delete_job"),
     Route("POST", "/api/{project_id}/envelope/", "envelope", auth=False, cors=True),
     Route("OPTIONS", "/api/{project_id}/envelope/", "preflight", auth=False, cors=True),
     # What the web pages read besides the replay routes (Sentry's routes of the same names).
     Route("GET", "/api/0/organizations/", "organizations"),
     Route("GET", f"{ORG}/projects/", "org_projects"),
     Route("GET", f"{ORG}/replays-events-meta/", "replays_events_meta"),
+    # Sentry's other replay routes (SPEC §5).
+    Route("GET", f"{ORG}/replay-selectors/", "replay_selectors"),
+    Route("GET", f"{ORG}/replay-count/", "replay_count"),
     # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
     Route("GET", "/", "page_list", auth=False),
     Route("GET", "/replays/{project}/{replay_id}/", "page_player", auth=False),
@@ -232,6 +244,7 @@ class WsgiApp:
         public_url: str | None = None,
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
+        issue_resolver: IssueResolver | None = None,
         journal: str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
@@ -245,11 +258,14 @@ class WsgiApp:
             else:
                 # The writer maintains its own store in the background (SPEC §6).
                 tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
-                ingest = self.writer = Writer(self.store, tasks=tasks, journal=journal)
+                runner = DeleteJobRunner(self.store)  # SPEC §5: deletion jobs run in the writer
+                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner], journal=journal)
         self.catalog = Catalog(self.store.layout.root, config=self.store.config)
         self.auth = auth
         self.engine = Engine(self.store)
-        self.api = Api(self.store, self.engine, self.catalog, ingest)
+        self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
+        if self.writer is not None:
+            self.api.job_started = runner.wake
 
     @property
     def replayed(self) -> int:
@@ -302,7 +318,7 @@ class WsgiApp:
     def _dispatch(self, route: Route, req: Request) -> Response:
         with REQUEST_SECONDS.labels(route=route.handler).time():
             if route.auth and self.auth:
-                self._authorize(req)
+                req = self._authorize(req)
             if route.handler in BUILT_INS:
                 return getattr(self, route.handler)(req)
             if route.handler in pages.PAGES:
@@ -311,7 +327,8 @@ class WsgiApp:
                 return pages.static(req)
             return getattr(self.api, route.handler)(req)
 
-    def _authorize(self, req: Request) -> None:
+    def _authorize(self, req: Request) -> Request:
+        """The request with the token's user, once the token is known to grant its org."""
         token = _bearer(req.headers)
         org = self.catalog.org_for_token(token) if token else None
         if org is None:
@@ -321,6 +338,8 @@ class WsgiApp:
         # SPEC §2: another organization's routes answer 404, never revealing they exist.
         if org != req.params.get("org", org):
             raise NotFound()
+        user = self.catalog.user_for_token(token) if token else None
+        return dataclasses.replace(req, user_id=user.id if user else None)
 
     def organizations(self, req: Request) -> Response:
         """The organizations this request may read: the token's, or every one without auth."""
@@ -397,11 +416,13 @@ def make_app(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    issue_resolver: IssueResolver | None = None,
     journal: str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
-    `maintenance` settings also runs the store's background maintenance. `journal`: where
-    the writer journals (default: writer.journal_dir)."""
+    `maintenance` settings also runs the store's background maintenance. `issue_resolver`
+    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5). `journal`:
+    where the writer journals (default: writer.journal_dir)."""
     return WsgiApp(
         data_dir,
         auth=auth,
@@ -409,6 +430,7 @@ def make_app(
         public_url=public_url,
         read_only=read_only,
         maintenance=maintenance,
+        issue_resolver=issue_resolver,
         journal=journal,
     )
 

@@ -68,10 +68,12 @@ STATS_COLUMNS: dict[str, str] = {
     "clicks": "project_id,timestamp",
     "links": "project_id,timestamp",
     "archives": "project_id,timestamp",
+    "viewers": "project_id,timestamp",
     "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "tags": "project_id,started_at",
     "recordings": "project_id,written_at",
+    "selectors": "project_id,day,flagged",
 }
 
 
