@@ -145,6 +145,12 @@ class Catalog:
         self._cache = (st.st_mtime, st.st_ino, data)
         return data
 
+    def exists(self) -> bool:
+        """Whether the catalog was ever written (on local disk or in the bucket)."""
+        if self._remote is not None:
+            return self._remote.config.head(self._remote.path) is not None
+        return self.path.exists()
+
     def organizations(self) -> tuple[str, ...]:
         return self.data().organizations
 

@@ -184,3 +184,13 @@ def test_an_unreachable_endpoint_is_one_error_line(tmp_path: Path) -> None:
 def test_an_http_endpoint_without_allow_http_says_so(s3_url: str) -> None:
     with pytest.raises(StoreUnreachable, match="set AWS_ALLOW_HTTP=true"):
         Store.open(s3_url, storage_options={"AWS_ALLOW_HTTP": "false"})
+
+
+def test_project_list_on_s3_before_any_ingest(s3_url: str) -> None:
+    code, _, err = run("project", "list", "--data", s3_url)
+    assert code == 2 and err.startswith("error: "), err  # no store, no catalog: a read command
+    assert run("project", "add", "--data", s3_url, "--org", "acme", "--slug", "web",
+               "--id", "1", "--dsn-key", "webkey")[0] == 0  # fmt: skip
+    code, out, err = run("project", "list", "--data", s3_url, "--format", "json")
+    assert code == 0, err
+    assert [(r["org"], r["slug"], r["replays"]) for r in orjson.loads(out)] == [("acme", "web", 0)]
