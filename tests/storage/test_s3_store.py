@@ -20,7 +20,8 @@ from replaystore.storage.objectstore import StorageConfig
 from replaystore.storage.retention import expire
 from replaystore.storage.store import Store, StoreNotFound, StoreUnreachable
 from replaystore.writer import journal_dir
-from tests.conftest import fixture_batch, rid
+from replaystore.wsgi import make_app
+from tests.conftest import ORG, FixtureStore, fixture_batch, rid, serving
 from tests.s3server import S3Server
 from tests.storage import rows as R
 from tests.storage.contents import rows
@@ -127,6 +128,28 @@ def test_every_cli_command_works_on_s3(s3_url: str, tmp_path: Path) -> None:
     assert code == 0 and out.startswith("compacted:")
     # Nothing of the store was written to the local folder we ran in.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["replays.jsonl"]
+
+
+def test_import_export_and_delete_work_on_s3(
+    s3_url: str, tmp_path: Path, fixture_store: FixtureStore
+) -> None:
+    with serving(make_app(str(fixture_store.path), read_only=True)) as source:
+        code, _, err = run("import", "--data", s3_url, "--from", source, "--org", ORG,
+                           "--token", fixture_store.tokens[ORG])  # fmt: skip
+    assert code == 0, err
+    store = replaystore.open(s3_url)
+    assert store.get_replay(rid(1))["count_segments"] == 3
+    assert b'"segment":2' in store.recording(1, rid(1), 2)
+    out = tmp_path / "out.jsonl"
+    code, _, err = run("export", "--data", s3_url, "--out", str(out))
+    assert code == 0, err
+    assert rid(1) in out.read_text()
+    start = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    end = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    code, _, err = run("delete", "--data", s3_url, "--project", "1", "--query", f"id:{rid(1)}",
+                       "--start", start, "--end", end)  # fmt: skip
+    assert code == 0, err
+    assert replaystore.open(s3_url).get_replay(rid(1))["is_archived"] is True
 
 
 def _jsonl_export() -> bytes:
