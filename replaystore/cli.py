@@ -20,7 +20,8 @@ import orjson
 
 from replaystore import __version__
 from replaystore.catalog import Catalog
-from replaystore.errors import CatalogError, ReplayStoreError
+from replaystore.engines.cli import add_compile_command, compile_command, engine_args, engine_config
+from replaystore.errors import CatalogError, ReplayStoreError, SqlError
 
 if TYPE_CHECKING:
     from replaystore.storage.maintenance import MaintenanceSettings
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "local store; for s3:// a folder under ~/.cache/replaystore/journals)",
     )
     _maintenance_args(serve)
+    engine_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -166,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="json and csv write lists and structs as JSON, times as ISO 8601",
     )
+    engine_args(sql)  # --engine clickhouse: the query is ClickHouse SQL over the same views
+    add_compile_command(commands)
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True
@@ -268,6 +272,7 @@ def _serve(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         maintenance=_maintenance_settings(args),
         journal=args.journal,
+        engine=engine_config(args),
     )
     return 0
 
@@ -316,8 +321,16 @@ def _sql(args: argparse.Namespace) -> int:
     import replaystore
 
     # Read-only: no lock taken beside a running server, and a missing store is an error.
-    with replaystore.open(args.data, read_only=True) as store:
-        rows = store.sql(args.query, args.param or None).to_dicts()
+    with replaystore.open(args.data, read_only=True, engine=engine_config(args)) as store:
+        if args.engine == "duckdb":
+            rows = store.sql(args.query, args.param or None).to_dicts()
+        elif args.param:
+            raise SqlError("--param binds values for --engine duckdb only")
+        else:
+            try:
+                rows = store.engine.execute(args.query)
+            except RuntimeError as error:  # chdb raises RuntimeError for bad SQL
+                raise SqlError(str(error).strip().splitlines()[0]) from error
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, default=_json_default).decode() + "\n")
     elif args.format == "csv":
@@ -494,6 +507,7 @@ COMMANDS = {
     "token": _token,
     "delete": _delete,
     "demo": _demo,
+    "compile": compile_command,
 }
 
 

@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, QueryEngine, compile_search, open_engine
 from replaystore.errors import (
     ApiError,
     IngestError,
@@ -70,15 +70,17 @@ class ReplayStore:
         storage_options: dict | None = None,
         create: bool = True,
         read_only: bool = False,
+        engine: EngineConfig | str | None = None,
     ) -> None:
         self.root = root
+        self._engine_config = engine
         self.storage = Store.open(
             root, storage_options=storage_options, create=create, read_only=read_only
         )
         layout = self.storage.layout
         self.catalog = Catalog(layout.root, config=self.storage.config)
         self._snapshot: Snapshot = self.storage.snapshot()
-        self._engine: Engine | None = None
+        self._engine: QueryEngine | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_seq: int | None = None
         self._con_lock = threading.Lock()
@@ -125,17 +127,24 @@ class ReplayStore:
         return self._snapshot.seq
 
     @property
-    def engine(self) -> Engine:
-        """The query engine the endpoint functions run on, reading this store's snapshot."""
+    def engine(self) -> QueryEngine:
+        """The query engine the endpoint functions run on, reading this store's snapshot
+        (`duckdb` unless `open(..., engine="clickhouse")`)."""
         self._open()
         if self._engine is None:
-            engine = Engine(_Pinned(self))  # type: ignore[arg-type]
+            engine = open_engine(_Pinned(self), self._engine_config)  # type: ignore[arg-type]
             self._engine = _Guarded(engine, self.storage.layout.root)  # type: ignore[assignment]
         return self._engine
 
     def _open(self) -> None:
         if self._closed:
             raise StoreClosed(f"the store at {self.root} was closed")
+
+    def compile_search(
+        self, query: str, dialect: str = "duckdb", *, where_only: bool = False
+    ) -> str:
+        """A search as SQL of `dialect` (duckdb, clickhouse, spark): see engines.compile_search."""
+        return compile_search(query, dialect, where_only=where_only)
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -644,6 +653,7 @@ def open(
     storage_options: dict | None = None,
     create: bool = True,
     read_only: bool = False,
+    engine: EngineConfig | str | None = None,
 ) -> ReplayStore:
     """Open the store at a local folder (str or Path) or a URL (`file://`, `s3://bucket/p`).
 
@@ -653,7 +663,12 @@ def open(
     `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     `AWS_REGION`, `AWS_ALLOW_HTTP`); `storage_options` (the same names) override them, for
     deltalake and for the fsspec filesystem built from them alike (docs/deployment.md).
+    `engine` picks the query engine (`duckdb`, the default, `clickhouse`, or an EngineConfig).
     """
     return ReplayStore(
-        os.fspath(root), storage_options=storage_options, create=create, read_only=read_only
+        os.fspath(root),
+        storage_options=storage_options,
+        create=create,
+        read_only=read_only,
+        engine=engine,
     )

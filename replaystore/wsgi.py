@@ -35,7 +35,7 @@ from replaystore.api import (
     json_response,
 )
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, open_engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
@@ -48,7 +48,6 @@ from replaystore.web import pages
 from replaystore.writer import Writer
 
 log = logging.getLogger(__name__)
-ENGINE_NAME = "duckdb"
 # The Link header repeats the request URL twice: bound it so answers stay parseable.
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
@@ -246,6 +245,7 @@ class WsgiApp:
         maintenance: MaintenanceSettings | None = None,
         issue_resolver: IssueResolver | None = None,
         journal: str | None = None,
+        engine: EngineConfig | str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -262,7 +262,7 @@ class WsgiApp:
                 ingest = self.writer = Writer(self.store, tasks=[*tasks, runner], journal=journal)
         self.catalog = Catalog(self.store.layout.root, config=self.store.config)
         self.auth = auth
-        self.engine = Engine(self.store)
+        self.engine = open_engine(self.store, engine)  # DuckDB unless `--engine` says otherwise
         self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
         if self.writer is not None:
             self.api.job_started = runner.wake
@@ -418,6 +418,7 @@ def make_app(
     maintenance: MaintenanceSettings | None = None,
     issue_resolver: IssueResolver | None = None,
     journal: str | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
     `maintenance` settings also runs the store's background maintenance. `issue_resolver`
@@ -432,6 +433,7 @@ def make_app(
         maintenance=maintenance,
         issue_resolver=issue_resolver,
         journal=journal,
+        engine=engine,
     )
 
 
@@ -456,6 +458,7 @@ def serve(
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
     journal: str | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
     tables and release the store. No auth only on loopback (SPEC §2). A writing server
@@ -485,6 +488,7 @@ def serve(
             read_only=read_only,
             maintenance=maintenance or MaintenanceSettings(),
             journal=journal,
+            engine=engine,
         )
     except BaseException:
         server.close()
@@ -497,7 +501,7 @@ def serve(
             server.effective_port,
             app.store.layout.root,
             "read-only" if read_only else "writer",
-            ENGINE_NAME,
+            app.engine.name,
             app.replayed,
             time.monotonic() - started,
         )
