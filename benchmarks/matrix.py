@@ -2,6 +2,7 @@
 
     python -m benchmarks.matrix --size small --storage local|s3 [--engine duckdb] [--runs 20]
         [--ingest-replays 300]
+    python -m benchmarks.matrix --size small --storage s3 --engines-bench [--runs 20]
 
 Measures every listed query (benchmarks.cases) through the product's query functions, as
 `benchmarks.run` does for "ours", over the `small` (or other) dataset on local disk or copied
@@ -11,7 +12,9 @@ storage) rows of benchmarks/results/matrix-<size>.json, so engines and storages 
 separately (another engine's runner adds `ENGINES` entries) land in one table,
 matrix-<size>.md. With `--ingest-replays N` it also POSTs N generated replays' envelopes with
 8 clients to a writer `serve` on that storage (benchmarks.http_bench's envelope set) and
-records envelopes/s and the time until all are queryable.
+records envelopes/s and the time until all are queryable. With `--engines-bench` it runs
+`benchmarks.engines` (every engine, answers compared) over the copy on S3 instead, adding its
+S3 rows to engines-<size>.json beside the local ones.
 """
 
 from __future__ import annotations
@@ -190,12 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=sorted(ENGINES), default="duckdb")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--ingest-replays", type=int, default=0)
+    parser.add_argument("--engines-bench", action="store_true")
     parser.add_argument("--data", type=Path, default=load.DATA_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     info = ensure_dataset(args.size, args.data)
     root = load.dataset_dir(args.size, args.data)
     compaction(root, info)  # as benchmarks.run measures it: once after the bulk load
+    if args.engines_bench:
+        from benchmarks import engines as engines_bench
+
+        with store_on(args.storage, root) as (url, _):
+            argv = ["--size", args.size, "--store", url, "--storage", args.storage]
+            return engines_bench.main([*argv, "--runs", str(args.runs), "--out", str(args.out)])
     with store_on(args.storage, root) as (url, facts):
         _log(f"queries: {args.engine} on {args.storage} ({url})")
         rows = measure_rows(url, args.engine, args.runs)
