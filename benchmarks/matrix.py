@@ -2,7 +2,6 @@
 
     python -m benchmarks.matrix --size small --storage local|s3 [--engine duckdb] [--runs 20]
         [--ingest-replays 300]
-    python -m benchmarks.matrix --size small --storage s3 --engines-bench [--runs 20]
 
 Measures every listed query (benchmarks.cases) through the product's query functions, as
 `benchmarks.run` does for "ours", over the `small` (or other) dataset on local disk or copied
@@ -12,9 +11,7 @@ storage) rows of benchmarks/results/matrix-<size>.json, so engines and storages 
 separately (another engine's runner adds `ENGINES` entries) land in one table,
 matrix-<size>.md. With `--ingest-replays N` it also POSTs N generated replays' envelopes with
 8 clients to a writer `serve` on that storage (benchmarks.http_bench's envelope set) and
-records envelopes/s and the time until all are queryable. With `--engines-bench` it runs
-`benchmarks.engines` (every engine, answers compared) over the copy on S3 instead, adding its
-S3 rows to engines-<size>.json beside the local ones.
+records envelopes/s and the time until all are queryable.
 """
 
 from __future__ import annotations
@@ -33,10 +30,14 @@ from benchmarks import cases, load
 from benchmarks.run import RESULTS_DIR, compaction, ensure_dataset, environment
 from benchmarks.stats import measure
 from replaystore.engine import Engine
+from replaystore.engines import open_engine
 from replaystore.storage.store import Store
 
 # engine name -> a factory of the object the query functions run on (Engine's interface).
-ENGINES: dict[str, Callable[[Store], Any]] = {"duckdb": Engine}
+ENGINES: dict[str, Callable[[Store], Any]] = {
+    "duckdb": Engine,
+    "clickhouse": lambda store: open_engine(store, "clickhouse"),  # chdb in process
+}
 STORAGES = ("local", "s3")
 KEY = ("query", "engine", "storage")
 
@@ -119,9 +120,12 @@ def ingest_on(storage: str, url: str, replays: int, clients: int = 8) -> dict[st
 
 def measure_rows(url: str, engine_name: str, runs: int) -> list[dict[str, Any]]:
     store = Store.open(url, read_only=True)
+    # The samples are picked with DuckDB SQL, so every engine is asked the same thing.
+    sampler = Engine(store)
+    samples = cases.pick_samples(sampler)
+    sampler.close()
     engine = ENGINES[engine_name](store)
     try:
-        samples = cases.pick_samples(engine)
         rows = []
         for case in cases.build_cases(samples):
             row = {"query": case.name, **measure(lambda c=case: c.ours(engine), runs)}
@@ -174,6 +178,7 @@ def markdown(results: dict[str, Any]) -> str:
     for name, run in sorted(results.get("runs", {}).items()):
         env = run.get("environment", {})
         extra = f", upload {run['upload_seconds']} s" if "upload_seconds" in run else ""
+        extra += f", chdb {run['chdb']}" if "chdb" in run else ""
         if "http_ingest" in run:
             ingest = run["http_ingest"]
             extra += (
@@ -193,25 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=sorted(ENGINES), default="duckdb")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--ingest-replays", type=int, default=0)
-    parser.add_argument("--engines-bench", action="store_true")
     parser.add_argument("--data", type=Path, default=load.DATA_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     info = ensure_dataset(args.size, args.data)
     root = load.dataset_dir(args.size, args.data)
     compaction(root, info)  # as benchmarks.run measures it: once after the bulk load
-    if args.engines_bench:
-        from benchmarks import engines as engines_bench
-
-        with store_on(args.storage, root) as (url, _):
-            argv = ["--size", args.size, "--store", url, "--storage", args.storage]
-            return engines_bench.main([*argv, "--runs", str(args.runs), "--out", str(args.out)])
     with store_on(args.storage, root) as (url, facts):
         _log(f"queries: {args.engine} on {args.storage} ({url})")
         rows = measure_rows(url, args.engine, args.runs)
         if args.ingest_replays:
             _log(f"HTTP envelope ingest on {args.storage}")
             facts |= ingest_on(args.storage, url, args.ingest_replays)
+    if args.engine == "clickhouse":
+        import chdb
+
+        facts["chdb"] = chdb.__version__
     path = record(args.size, args.engine, args.storage, rows, facts, args.out)
     _log(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
