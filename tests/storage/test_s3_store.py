@@ -217,3 +217,14 @@ def test_project_list_on_s3_before_any_ingest(s3_url: str) -> None:
     code, out, err = run("project", "list", "--data", s3_url, "--format", "json")
     assert code == 0, err
     assert [(r["org"], r["slug"], r["replays"]) for r in orjson.loads(out)] == [("acme", "web", 0)]
+
+
+def test_a_reader_keeps_its_snapshot_while_storage_is_unreachable(s3_url: str) -> None:
+    Store.open(s3_url).write(fixture_batch())
+    reader = Store.open(s3_url, read_only=True)
+    before = reader.snapshot()
+    reader.config.fs = s3fs.S3FileSystem(  # the same store, its endpoint now refusing
+        key="k", secret="s", endpoint_url="http://127.0.0.1:9", skip_instance_cache=True
+    )
+    reader._checked = float("-inf")  # the poll is due
+    assert reader.snapshot() is before
