@@ -327,7 +327,14 @@ class _RemoteCatalog:
         now = time.monotonic()
         if cached is not None and not fresh and now - cached[0] < CATALOG_POLL:
             return cached[2]
-        found = self.config.get(self.path)
+        try:
+            found = self.config.get(self.path)
+        except Exception:
+            if cached is None or fresh:
+                raise
+            # Storage blipped: keep the catalog last read (tokens keep working meanwhile).
+            self._cache = (now, cached[1], cached[2])
+            return cached[2]
         if found is None:
             data, etag = _empty(), None
         elif cached is not None and cached[1] == found.etag:
