@@ -7,6 +7,7 @@ corpus's rows in three states (just ingested, compacted, compacted then partly r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -50,9 +51,14 @@ def write_state(root: str, state: str) -> Store:
     return store
 
 
-@pytest.fixture(scope="session", params=["local"])
+@pytest.fixture(scope="session", params=["local", "s3"])
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A factory of fresh store roots of one kind (local folders; S3 can be added here)."""
+    """A factory of fresh store roots of one kind: local folders, or prefixes on the
+    session's S3 server (`weed mini` on 127.0.0.1, tests/s3server.py)."""
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        prefix = f"engines-{uuid.uuid4().hex[:8]}"
+        return lambda name: server.url(f"{prefix}-{name}")
     base: Path = tmp_path_factory.mktemp("engines")
 
     def root(name: str) -> str:
