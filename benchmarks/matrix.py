@@ -27,10 +27,14 @@ from benchmarks import cases, load
 from benchmarks.run import RESULTS_DIR, compaction, ensure_dataset, environment
 from benchmarks.stats import measure
 from replaystore.engine import Engine
+from replaystore.engines import open_engine
 from replaystore.storage.store import Store
 
 # engine name -> a factory of the object the query functions run on (Engine's interface).
-ENGINES: dict[str, Callable[[Store], Any]] = {"duckdb": Engine}
+ENGINES: dict[str, Callable[[Store], Any]] = {
+    "duckdb": Engine,
+    "clickhouse": lambda store: open_engine(store, "clickhouse"),  # chdb in process
+}
 STORAGES = ("local", "s3")
 KEY = ("query", "engine", "storage")
 
@@ -68,9 +72,12 @@ def store_on(storage: str, root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def measure_rows(url: str, engine_name: str, runs: int) -> list[dict[str, Any]]:
     store = Store.open(url, read_only=True)
+    # The samples are picked with DuckDB SQL, so every engine is asked the same thing.
+    sampler = Engine(store)
+    samples = cases.pick_samples(sampler)
+    sampler.close()
     engine = ENGINES[engine_name](store)
     try:
-        samples = cases.pick_samples(engine)
         rows = []
         for case in cases.build_cases(samples):
             row = {"query": case.name, **measure(lambda c=case: c.ours(engine), runs)}
@@ -123,6 +130,7 @@ def markdown(results: dict[str, Any]) -> str:
     for name, run in sorted(results.get("runs", {}).items()):
         env = run.get("environment", {})
         extra = f", upload {run['upload_seconds']} s" if "upload_seconds" in run else ""
+        extra += f", chdb {run['chdb']}" if "chdb" in run else ""
         lines.append(f"- {name}: {env.get('when', '')}, DuckDB {env.get('duckdb', '')}{extra}")
     return "\n".join(lines) + "\n"
 
@@ -142,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     with store_on(args.storage, root) as (url, facts):
         _log(f"queries: {args.engine} on {args.storage} ({url})")
         rows = measure_rows(url, args.engine, args.runs)
+    if args.engine == "clickhouse":
+        import chdb
+
+        facts["chdb"] = chdb.__version__
     path = record(args.size, args.engine, args.storage, rows, facts, args.out)
     _log(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
