@@ -34,6 +34,9 @@ def add_commands(commands: Any, data_arg: Callable[[argparse.ArgumentParser], No
         "--concurrency", type=int, default=4, help="replays fetched at once (default 4)"
     )
     source.add_argument("--state", help="state file for resuming (default: in the store)")
+    source.add_argument(
+        "--page-size", type=int, default=100, help="replays per page of the source's list (1..100)"
+    )
 
     out = commands.add_parser("export", help="write replays as JSONL or the tables as Parquet")
     data_arg(out)
@@ -57,6 +60,7 @@ def run_import(args: argparse.Namespace) -> int:
             since=args.since,
             concurrency=args.concurrency,
             state_path=args.state,
+            page_size=args.page_size,
             on_progress=bar.advance,
             on_total=bar.set_total,
         )

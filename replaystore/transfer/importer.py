@@ -60,7 +60,7 @@ class ImportResult:
     state_path: str = ""
 
     def __str__(self) -> str:
-        return (
+        return ("resumed: " if self.resumed else "") + (
             f"imported {self.copied} new and {self.updated} updated replays "
             f"({self.segments} segments), {self.deleted} deleted; {self.unchanged} unchanged, "
             f"{self.archived} archived at the source, {self.listed} listed; "
