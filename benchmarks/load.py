@@ -77,7 +77,7 @@ def _spill_summaries(batch: WriteBatch, now: datetime, path: Path) -> None:
     """Compute a chunk's summaries and spill them to `path` in small newest-first row groups:
     each started_at slice of the base write then reads only its own groups."""
     pq.write_table(
-        _summaries(batch, now), path, compression="lz4", row_group_size=SUMMARY_ROW_GROUP_ROWS
+        _summaries(batch, now), path, compression="snappy", row_group_size=SUMMARY_ROW_GROUP_ROWS
     )
 
 

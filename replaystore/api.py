@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -23,11 +23,13 @@ from replaystore.query import (
     clicks,
     data_source,
     events,
+    jobs,
     replay_count,
     replays,
     segments,
     selectors,
     tags,
+    viewed_by,
 )
 from replaystore.query.common import (
     Executor,
@@ -43,6 +45,8 @@ from replaystore.query.params import (
     parse_page,
     parse_window,
 )
+from replaystore.storage import delete_jobs
+from replaystore.storage.viewers import record_view
 
 JSON = "application/json"
 INTERNAL_ERROR = "An internal error occurred. The error has been logged."
@@ -68,6 +72,7 @@ class Request:
     body: bytes = b""
     url: str = ""  # the configured public URL (or nothing: relative) + path, for Link headers
     remote_addr: str | None = None  # the client: waitress applies trusted proxy headers
+    user_id: int | None = None  # the user the bearer token acts as (SPEC §2), if any
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -187,6 +192,8 @@ class Api:
         self.catalog = catalog
         self.ingest = ingest
         self.issue_resolver = issue_resolver  # issue id -> event ids, for replay-count
+        # Called with a new deletion job's id: the writer's job runner starts it (wsgi.py).
+        self.job_started: Callable[[int], None] = lambda job_id: None
 
     # -- scope ---------------------------------------------------------------------------
 
@@ -241,6 +248,7 @@ class Api:
             sort=sort,
             environments=req.args("environment"),
             fields=parse_fields(req.args("field")),
+            viewer=req.user_id,
         )
         response = _paged(req, page, result)
         preferred = req.headers.get(data_source.PREFERENCE_HEADER)
@@ -256,6 +264,7 @@ class Api:
             project_ids=project_ids,
             window=_window(req, RETENTION_DAYS),
             fields=parse_fields(req.args("field")),
+            viewer=req.user_id,
         )
         if found is None:
             raise NotFound(REPLAY_NOT_FOUND)
@@ -427,6 +436,65 @@ class Api:
             page=page,
         )
         return _paged(req, page, result)
+
+    # -- viewed-by and bulk deletion jobs (SPEC §5; logic in query/viewed_by.py, jobs.py) --
+
+    def viewed_by(self, req: Request) -> Response:
+        """`{"data": {"viewed_by": [user, ...]}}`: the organization's users who viewed it."""
+        project, replay_id = self._project(req), _replay_id(req)
+        window = _window(req, RETENTION_DAYS)
+        if viewed_by.find_replay(self.engine, project.id, replay_id, window) is None:
+            raise NotFound(REPLAY_NOT_FOUND)
+        members = {user.id: user for user in self.catalog.org_users(project.org)}
+        ids = viewed_by.viewer_ids(self.engine, project.id, replay_id)
+        users = [viewed_by.user_object(members[i]) for i in ids if i in members]
+        return json_response({"data": {"viewed_by": users}})
+
+    def record_view(self, req: Request) -> Response:
+        """204 once the token's user is recorded as a viewer (extra §4.3)."""
+        if req.user_id is None:
+            raise ApiError(viewed_by.NO_USER)
+        project, replay_id = self._project(req), _replay_id(req)
+        window = _window(req, RETENTION_DAYS)
+        found = viewed_by.find_replay(self.engine, project.id, replay_id, window)
+        if found is None:
+            raise NotFound(REPLAY_NOT_FOUND)
+        if not found["is_archived"]:  # a deleted replay's views are purged, none are added
+            record_view(self.store, project.id, replay_id, req.user_id, found["started_at"])
+        return Response(204, b"", content_type=None)
+
+    def delete_jobs(self, req: Request) -> Response:
+        project = self._project(req)
+        size, number = jobs.parse_list_page(req.arg("per_page"), req.arg("cursor"))
+        mine = [j for j in delete_jobs.all_jobs(self.store) if j.project_id == project.id]
+        items, link = jobs.list_page(mine, size, number, req.url, req.query)
+        return json_response({"data": items}, headers=[("Link", link)])
+
+    def create_delete_job(self, req: Request) -> Response:
+        """201 `{"data": job}` with the job `pending`; the writer's runner then works it."""
+        project = self._project(req)
+        try:
+            given = jobs.parse_create(req.body)
+        except jobs.JobInvalid as error:
+            return json_response({"detail": error.detail, **error.errors}, 400)
+        job = delete_jobs.create_job(
+            self.store,
+            organization=project.org,
+            project_id=project.id,
+            range_start=given["rangeStart"],
+            range_end=given["rangeEnd"],
+            environments=given["environments"],
+            query=given["query"],
+            user_id=req.user_id,
+        )
+        self.job_started(job.id)
+        return json_response({"data": jobs.job_object(job)}, 201)
+
+    def delete_job(self, req: Request) -> Response:
+        project, job_id = self._project(req), int(req.params["job_id"])
+        return json_response(
+            {"data": jobs.one_job(delete_jobs.all_jobs(self.store), project.id, job_id)}
+        )
 
     # -- envelope ingest -----------------------------------------------------------------
 

@@ -20,7 +20,8 @@ import orjson
 
 from replaystore import __version__
 from replaystore.catalog import Catalog
-from replaystore.errors import CatalogError, ReplayStoreError
+from replaystore.engines.cli import add_compile_command, compile_command, engine_args, engine_config
+from replaystore.errors import CatalogError, ReplayStoreError, SqlError
 
 if TYPE_CHECKING:
     from replaystore.storage.maintenance import MaintenanceSettings
@@ -135,7 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve reads only, beside the store's writer: no ingest, no lock, no journal",
     )
+    serve.add_argument(
+        "--journal",
+        help="the writer's ingest journal folder, on local disk (default: DATA/journal for a "
+        "local store; for s3:// a folder under ~/.cache/replaystore/journals)",
+    )
     _maintenance_args(serve)
+    engine_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -161,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="json and csv write lists and structs as JSON, times as ISO 8601",
     )
+    engine_args(sql)  # --engine clickhouse: the query is ClickHouse SQL over the same views
+    add_compile_command(commands)
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True
@@ -183,6 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
     token_add = token.add_parser("add", help="print a new bearer token for an organization")
     _data_arg(token_add)
     token_add.add_argument("--org", required=True, help="organization slug")
+    token_add.add_argument(
+        "--user-id", type=_positive_int, help="the user the token acts as (default: a new user)"
+    )
+    token_add.add_argument("--email", help="the user's email (shown in viewed-by)")
+    token_add.add_argument("--name", help="the user's name (shown in viewed-by)")
+
+    delete = commands.add_parser(
+        "delete", help="delete every replay of a project matching a search in a time range"
+    )
+    _data_arg(delete)
+    delete.add_argument("--project", type=int, required=True, help="numeric project id")
+    delete.add_argument("--query", default="", help="a replay search (as the list's `query`)")
+    delete.add_argument("--start", required=True, help="ISO 8601 start (inclusive; naive = UTC)")
+    delete.add_argument("--end", required=True, help="ISO 8601 end (exclusive)")
+    delete.add_argument(
+        "--environment", action="append", default=[], help="only these environments (repeat)"
+    )
 
     demo = commands.add_parser("demo", help="build a populated demo store and serve it")
     demo.add_argument("--data", default="demo-data", help="folder of the demo store")
@@ -245,6 +271,8 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         read_only=args.read_only,
         maintenance=_maintenance_settings(args),
+        journal=args.journal,
+        engine=engine_config(args),
     )
     return 0
 
@@ -293,8 +321,16 @@ def _sql(args: argparse.Namespace) -> int:
     import replaystore
 
     # Read-only: no lock taken beside a running server, and a missing store is an error.
-    with replaystore.open(args.data, read_only=True) as store:
-        rows = store.sql(args.query, args.param or None).to_dicts()
+    with replaystore.open(args.data, read_only=True, engine=engine_config(args)) as store:
+        if args.engine == "duckdb":
+            rows = store.sql(args.query, args.param or None).to_dicts()
+        elif args.param:
+            raise SqlError("--param binds values for --engine duckdb only")
+        else:
+            try:
+                rows = store.engine.execute(args.query)
+            except RuntimeError as error:  # chdb raises RuntimeError for bad SQL
+                raise SqlError(str(error).strip().splitlines()[0]) from error
     if args.format == "json":
         sys.stdout.write(orjson.dumps(rows, default=_json_default).decode() + "\n")
     elif args.format == "csv":
@@ -405,8 +441,28 @@ def _token(args: argparse.Namespace) -> int:
             f"unknown organization {args.org!r}: register a project in it first "
             f"(replaystore project add --org {args.org} ...)"
         )
-    print(catalog.add_token(args.org))
+    print(catalog.add_token(args.org, user_id=args.user_id, email=args.email, name=args.name))
     return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    """A bulk deletion job (SPEC §5) run here: needs the store's writer lock, as ingest does."""
+    import replaystore
+    from replaystore.query.jobs import parse_range
+    from replaystore.storage.store import StoreNotFound
+
+    parse_range(args.start, args.end)  # bad input fails before the store is opened
+    if _catalog(args.data).project_by_id(args.project) is None:
+        raise StoreNotFound(f"no project with id {args.project} in the store at {args.data}")
+    job = replaystore.open(args.data).delete_replays(
+        args.project,
+        start=args.start,
+        end=args.end,
+        query=args.query,
+        environments=args.environment,
+    )
+    print(f"delete job {job['id']}: {job['status']}, {job['countDeleted']} replays deleted")
+    return 0 if job["status"] == "completed" else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -449,7 +505,9 @@ COMMANDS = {
     "sql": _sql,
     "project": _project,
     "token": _token,
+    "delete": _delete,
     "demo": _demo,
+    "compile": compile_command,
 }
 
 

@@ -83,3 +83,7 @@ class StoreClosed(ReplayStoreError):
 
 class MissingDependency(ReplayStoreError, ImportError):
     """An optional extra (pandas, polars) is needed for this call and is not installed."""
+
+
+class EngineError(ReplayStoreError):
+    """A query engine was misconfigured or named wrongly (`--engine`, a dialect, a cluster)."""

@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, QueryEngine, compile_search, open_engine
 from replaystore.errors import (
     ApiError,
     IngestError,
@@ -70,15 +70,17 @@ class ReplayStore:
         storage_options: dict | None = None,
         create: bool = True,
         read_only: bool = False,
+        engine: EngineConfig | str | None = None,
     ) -> None:
         self.root = root
+        self._engine_config = engine
         self.storage = Store.open(
             root, storage_options=storage_options, create=create, read_only=read_only
         )
         layout = self.storage.layout
-        self.catalog = Catalog(layout.root) if layout.is_local else None
+        self.catalog = Catalog(layout.root, config=self.storage.config)
         self._snapshot: Snapshot = self.storage.snapshot()
-        self._engine: Engine | None = None
+        self._engine: QueryEngine | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_seq: int | None = None
         self._con_lock = threading.Lock()
@@ -125,17 +127,24 @@ class ReplayStore:
         return self._snapshot.seq
 
     @property
-    def engine(self) -> Engine:
-        """The query engine the endpoint functions run on, reading this store's snapshot."""
+    def engine(self) -> QueryEngine:
+        """The query engine the endpoint functions run on, reading this store's snapshot
+        (`duckdb` unless `open(..., engine="clickhouse")`)."""
         self._open()
         if self._engine is None:
-            engine = Engine(_Pinned(self))  # type: ignore[arg-type]
+            engine = open_engine(_Pinned(self), self._engine_config)  # type: ignore[arg-type]
             self._engine = _Guarded(engine, self.storage.layout.root)  # type: ignore[assignment]
         return self._engine
 
     def _open(self) -> None:
         if self._closed:
             raise StoreClosed(f"the store at {self.root} was closed")
+
+    def compile_search(
+        self, query: str, dialect: str = "duckdb", *, where_only: bool = False
+    ) -> str:
+        """A search as SQL of `dialect` (duckdb, clickhouse, spark): see engines.compile_search."""
+        return compile_search(query, dialect, where_only=where_only)
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -472,6 +481,37 @@ class ReplayStore:
         state = "closed" if self._closed else f"snapshot {self._snapshot.seq}"
         return f"<ReplayStore {self.root} ({state})>"
 
+    def delete_replays(
+        self,
+        project_id: int,
+        *,
+        start: datetime | str,
+        end: datetime | str,
+        query: str = "",
+        environments: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Delete every replay of the project with a segment in `[start, end)` (and one of
+        `environments`, when given) that matches `query` (the replay list's search), each
+        exactly as `delete_replay` does: a bulk deletion job (SPEC §5) run to completion here.
+        Returns the job as the API shows it; `countDeleted` is how many were deleted."""
+        from replaystore.query.jobs import job_object, parse_range
+        from replaystore.storage.delete_jobs import delete_matching
+
+        self._open()
+        range_start, range_end = parse_range(start, end)
+        project = self.catalog.project_by_id(project_id) if self.catalog else None
+        job = delete_matching(
+            self.storage,
+            project_id,
+            range_start=range_start,
+            range_end=range_end,
+            query=query or "",
+            environments=tuple(dict.fromkeys(environments)),
+            organization=project.org if project else "",
+        )
+        self.refresh()
+        return job_object(job)
+
 
 _PROJECT_IDS = "SELECT DISTINCT project_id FROM replays ORDER BY project_id"
 
@@ -613,13 +653,19 @@ def open(
     storage_options: dict | None = None,
     create: bool = True,
     read_only: bool = False,
+    engine: EngineConfig | str | None = None,
 ) -> ReplayStore:
     """Open the store at a local folder (str or Path) or a URL (`file://`, `s3://bucket/p`).
 
     A missing store is created unless `create=False` or `read_only=True` (then
     StoreNotFound, a ReplayStoreError). `read_only` never takes the writer lock: use it to
     read a store a `replaystore serve` is writing. `storage_options` go to deltalake.
+    `engine` picks the query engine (`duckdb`, the default, `clickhouse`, or an EngineConfig).
     """
     return ReplayStore(
-        os.fspath(root), storage_options=storage_options, create=create, read_only=read_only
+        os.fspath(root),
+        storage_options=storage_options,
+        create=create,
+        read_only=read_only,
+        engine=engine,
     )

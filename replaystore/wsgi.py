@@ -9,6 +9,7 @@ writes, and follows what the store's writer publishes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import re
@@ -34,19 +35,19 @@ from replaystore.api import (
     json_response,
 )
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, open_engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
 from replaystore.query.replay_count import IssueResolver
 from replaystore.server_limits import MAX_BODY, ServerLimits
+from replaystore.storage.delete_jobs import DeleteJobRunner
 from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
 from replaystore.storage.store import Store
 from replaystore.web import pages
 from replaystore.writer import Writer
 
 log = logging.getLogger(__name__)
-ENGINE_NAME = "duckdb"
 # The Link header repeats the request URL twice: bound it so answers stay parseable.
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
@@ -65,7 +66,7 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
     ("Access-Control-Max-Age", "3600"),
 )
-_PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}"}
+_PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}", "job_id": r"\d{1,18}"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,12 @@ ROUTES: tuple[Route, ...] = (
         "recording_segment",
     ),
     Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", "clicks"),
+    # Viewed-by and bulk deletion jobs (SPEC §5).
+    Route("GET", f"{PROJECT}/{{replay_id}}/viewed-by/", "viewed_by"),
+    Route("POST", f"{PROJECT}/{{replay_id}}/viewed-by/", "record_view"),
+    Route("GET", f"{PROJECT}/jobs/delete/", "delete_jobs"),
+    Route("POST", f"{PROJECT}/jobs/delete/", "create_delete_job"),
+    Route("GET", f"{PROJECT}/jobs/delete/{{job_id}}/", "delete_job"),
     Route("POST", "/api/{project_id}/envelope/", "envelope", auth=False, cors=True),
     Route("OPTIONS", "/api/{project_id}/envelope/", "preflight", auth=False, cors=True),
     # What the web pages read besides the replay routes (Sentry's routes of the same names).
@@ -237,6 +244,8 @@ class WsgiApp:
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
         issue_resolver: IssueResolver | None = None,
+        journal: str | None = None,
+        engine: EngineConfig | str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -249,11 +258,14 @@ class WsgiApp:
             else:
                 # The writer maintains its own store in the background (SPEC §6).
                 tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
-                ingest = self.writer = Writer(self.store, tasks=tasks)
-        self.catalog = Catalog(self.store.layout.root)
+                runner = DeleteJobRunner(self.store)  # SPEC §5: deletion jobs run in the writer
+                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner], journal=journal)
+        self.catalog = Catalog(self.store.layout.root, config=self.store.config)
         self.auth = auth
-        self.engine = Engine(self.store)
+        self.engine = open_engine(self.store, engine)  # DuckDB unless `--engine` says otherwise
         self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
+        if self.writer is not None:
+            self.api.job_started = runner.wake
 
     @property
     def replayed(self) -> int:
@@ -306,7 +318,7 @@ class WsgiApp:
     def _dispatch(self, route: Route, req: Request) -> Response:
         with REQUEST_SECONDS.labels(route=route.handler).time():
             if route.auth and self.auth:
-                self._authorize(req)
+                req = self._authorize(req)
             if route.handler in BUILT_INS:
                 return getattr(self, route.handler)(req)
             if route.handler in pages.PAGES:
@@ -315,7 +327,8 @@ class WsgiApp:
                 return pages.static(req)
             return getattr(self.api, route.handler)(req)
 
-    def _authorize(self, req: Request) -> None:
+    def _authorize(self, req: Request) -> Request:
+        """The request with the token's user, once the token is known to grant its org."""
         token = _bearer(req.headers)
         org = self.catalog.org_for_token(token) if token else None
         if org is None:
@@ -325,6 +338,8 @@ class WsgiApp:
         # SPEC §2: another organization's routes answer 404, never revealing they exist.
         if org != req.params.get("org", org):
             raise NotFound()
+        user = self.catalog.user_for_token(token) if token else None
+        return dataclasses.replace(req, user_id=user.id if user else None)
 
     def organizations(self, req: Request) -> Response:
         """The organizations this request may read: the token's, or every one without auth."""
@@ -402,10 +417,13 @@ def make_app(
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
     issue_resolver: IssueResolver | None = None,
+    journal: str | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
     `maintenance` settings also runs the store's background maintenance. `issue_resolver`
-    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5)."""
+    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5). `journal`:
+    where the writer journals (default: writer.journal_dir)."""
     return WsgiApp(
         data_dir,
         auth=auth,
@@ -414,6 +432,8 @@ def make_app(
         read_only=read_only,
         maintenance=maintenance,
         issue_resolver=issue_resolver,
+        journal=journal,
+        engine=engine,
     )
 
 
@@ -437,6 +457,8 @@ def serve(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    journal: str | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
     tables and release the store. No auth only on loopback (SPEC §2). A writing server
@@ -465,6 +487,8 @@ def serve(
             public_url=public_url,
             read_only=read_only,
             maintenance=maintenance or MaintenanceSettings(),
+            journal=journal,
+            engine=engine,
         )
     except BaseException:
         server.close()
@@ -477,7 +501,7 @@ def serve(
             server.effective_port,
             app.store.layout.root,
             "read-only" if read_only else "writer",
-            ENGINE_NAME,
+            app.engine.name,
             app.replayed,
             time.monotonic() - started,
         )

@@ -19,6 +19,7 @@ from replaystore.query.common import (
     project_condition,
 )
 from replaystore.query.shape import replay_object, unpacked
+from replaystore.query.viewed_by import mark_viewed
 from replaystore.search import compile_replay_search, sort_order
 from replaystore.storage.schema import FETCHED_COLUMNS
 
@@ -36,8 +37,8 @@ def _environment_condition(environments: Sequence[str] | None) -> exp.Expression
     return exp.column("environment").isin(*(exp.convert(e) for e in environments))
 
 
-def _search_condition(query: str) -> exp.Expression | None:
-    return compile_replay_search(query) if query.strip() else None
+def _search_condition(query: str, viewer: int | None = None) -> exp.Expression | None:
+    return compile_replay_search(query, viewer=viewer) if query.strip() else None
 
 
 def _order(sort: str) -> list[exp.Ordered]:
@@ -62,15 +63,17 @@ def list_replays(
     sort: str = DEFAULT_SORT,
     environments: Sequence[str] | None = None,
     fields: Sequence[str] | None = None,
+    viewer: int | None = None,
 ) -> Paged:
-    """One page of replays started inside `window` that match `query`, in `sort` order."""
+    """One page of replays started inside `window` that match `query`, in `sort` order;
+    `viewer` is the requesting user (`has_viewed`, `viewed_by_me`)."""
     where = conjunction(
         [
             project_condition(project_ids),
             window.condition("started_at"),
             window.month_condition(),
             _environment_condition(environments),
-            _search_condition(query),
+            _search_condition(query, viewer),
         ]
     )
     select = (
@@ -81,7 +84,10 @@ def list_replays(
     )
     rows = engine.execute(page.apply(select))
     result = paged(rows, page)
-    return Paged([replay_object(unpacked(row), fields) for row in result.items], result.has_more)
+    found = [unpacked(row) for row in result.items]
+    if not fields or "has_viewed" in fields:
+        mark_viewed(engine, viewer, found)
+    return Paged([replay_object(row, fields) for row in found], result.has_more)
 
 
 def get_replay(
@@ -91,6 +97,7 @@ def get_replay(
     project_ids: Sequence[int],
     window: Window,
     fields: Sequence[str] | None = None,
+    viewer: int | None = None,
 ) -> dict[str, Any] | None:
     """The replay `replay_id` (32 hex) of one of `project_ids`, or None if it is not there."""
     where = conjunction(
@@ -105,7 +112,11 @@ def get_replay(
     # nearly always one row; the same id in two projects is settled here, earliest first.
     rows = engine.execute(exp.select(*_fetched()).from_("replays").where(where))
     first = min(rows, key=lambda row: (row["started_at"] or NEVER, row["project_id"]), default=None)
-    return replay_object(unpacked(first), fields) if first else None
+    if first is None:
+        return None
+    row = unpacked(first)
+    mark_viewed(engine, viewer, [row])
+    return replay_object(row, fields)
 
 
 def delete_replay(store: Deleter, project_id: int, replay_id: str) -> bool:

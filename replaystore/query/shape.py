@@ -108,7 +108,7 @@ FIELDS: dict[str, Callable[[Row], Any]] = {
     "environment": lambda r: _text(r.get("environment")),
     "error_ids": lambda r: _ids(r.get("error_ids")),
     "finished_at": lambda r: iso(r.get("finished_at")),
-    "has_viewed": lambda r: False,
+    "has_viewed": lambda r: bool(r.get("has_viewed")),
     "id": lambda r: r["replay_id"],
     "info_ids": lambda r: _ids(r.get("info_ids")),
     "is_archived": lambda r: False,

@@ -14,6 +14,7 @@ Semantics (backend b.5, c.2; SPEC §3):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Literal
@@ -28,6 +29,7 @@ from replaystore.search.nodes import Filter as FilterNode
 from replaystore.search.parser import parse
 from replaystore.search.selectors import selector_condition
 from replaystore.search.sources import Accessor, Match, some_click, tag
+from replaystore.search.viewers import viewed_by
 
 Source = Literal["summary", "raw"]
 Some = Callable[[Match], exp.Expression]
@@ -44,6 +46,9 @@ NEGATED = {
 }
 COMPARISONS = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ, "!=": exp.NEQ}
 NEGATIVE = frozenset({"!=", "NOT IN"})
+# Kinds whose comparison operators are part of the value (non-numeric keys in Sentry): the
+# viewer keys then fail to parse the value (extra §4.5: `viewed_by_me:<true`).
+FOLDED = frozenset({"string", "viewed_by_id", "viewed_by_me"})
 
 
 def invalid_operator(key: str) -> SearchError:
@@ -79,7 +84,7 @@ def operator_and_items(node: FilterNode, field: Field) -> tuple[str, list[Text]]
     if isinstance(value, ListValue):
         return ("NOT IN" if node.negated else "IN"), list(value.items)
     op, text = node.op or "=", value
-    if op not in ("=", "!=") and field.kind == "string":
+    if op not in ("=", "!=") and field.kind in FOLDED:
         text, op = Text(op + text.text, text.quoted, text.pos), "="
     return (NEGATED[op] if node.negated else op), [text]
 
@@ -149,9 +154,12 @@ def _numbers(node: FilterNode, field: Field, key: str, items: list[Text]) -> lis
 class Target:
     """How leaves reach values: per replay over one source, or per click row."""
 
-    def __init__(self, source: Source | None, click: Accessor | None = None) -> None:
+    def __init__(
+        self, source: Source | None, click: Accessor | None = None, viewer: int | None = None
+    ) -> None:
         self.source = source
         self.click = click
+        self.viewer = viewer  # the requesting user: `viewed_by_me` means viewed by this id
 
     def some(self, field: Field, key: str) -> Some:
         if self.click is not None:
@@ -197,7 +205,7 @@ def filter_condition(node: FilterNode, target: Target) -> exp.Expression:
         return value if wanted else sql.not_(value)
     if kind == "selector":
         return selector_filter(op, items[0].text, field, target)
-    return viewed_condition(op, items, field, key)
+    return viewed_condition(op, items, field, key, target)
 
 
 def selector_filter(op: str, text: str, field: Field, target: Target) -> exp.Expression:
@@ -213,17 +221,24 @@ def selector_filter(op: str, text: str, field: Field, target: Target) -> exp.Exp
     return _finish(op, target.clicks(on_click))
 
 
-def viewed_condition(op: str, items: list[Text], field: Field, key: str) -> exp.Expression:
-    """No views are stored: nobody viewed any replay (SPEC: has_viewed is always false)."""
+def viewed_condition(
+    op: str, items: list[Text], field: Field, key: str, target: Target
+) -> exp.Expression:
+    """Over the stored views (extra §4.5): `viewed_by_me:true` is `viewed_by_id:<me>`, false
+    its negation (rewritten at any depth, not only at the top level as Sentry's X8)."""
+    if target.source is None:
+        raise SearchError(f"Unsupported search field: {key}")
     if field.kind == "viewed_by_me":
         answer = items[0].text.lower()
         if answer not in ("true", "false"):
             raise SearchError(f"Could not parse value for `{key}`")
-        return exp.false() if answer == "true" else exp.true()
+        ids = [target.viewer] if target.viewer is not None else []
+        seen = viewed_by(ids, target.source)
+        return seen if answer == "true" else sql.not_(seen)
     for item in items:
-        if not item.text.lstrip("-").isdigit():
+        if not re.fullmatch(r"[+-]?[0-9]{1,30}", item.text.strip()):
             raise values.could_not_parse(key, "Failed to parse int.")
-    return exp.true() if op in NEGATIVE else exp.false()
+    return _finish(op, viewed_by([int(i.text) for i in items], target.source))
 
 
 def has_condition(node: Has, target: Target) -> exp.Expression:
@@ -276,18 +291,21 @@ def _compile(text: str, target: Target) -> exp.Expression:
         raise SearchError("The query is too complex.") from None
 
 
-def compile_replay_search(text: str, *, source: Source = "summary") -> exp.Expression:
+def compile_replay_search(
+    text: str, *, source: Source = "summary", viewer: int | None = None
+) -> exp.Expression:
     """A condition selecting the replays that match `text`.
 
     For "summary": over the unqualified columns of the `replays` view. For "raw": over the
-    raw rows, to be used with `raw_replays_query`.
+    raw rows, to be used with `raw_replays_query`. `viewer` is the requesting user's id
+    (`viewed_by_me`; None: nobody, so `viewed_by_me:true` matches nothing).
 
     >>> compile_replay_search("count_errors:>2").sql("duckdb")
     'COALESCE("count_errors" > 2, FALSE)'
     """
     if source not in ("summary", "raw"):
         raise ValueError(f"unknown source {source!r}")
-    return _compile(text, Target(source))
+    return _compile(text, Target(source, viewer=viewer))
 
 
 def compile_click_search(text: str) -> exp.Expression:

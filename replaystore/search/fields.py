@@ -240,8 +240,8 @@ FIELDS: tuple[Field, ...] = (
     _selector("click.selector", "A CSS selector some click matches."),
     _selector("dead.selector", "A CSS selector some dead click matches.", "is_dead"),
     _selector("rage.selector", "A CSS selector some rage click matches.", "is_rage"),
-    Field("viewed_by_id", "viewed_by_id", "Viewer user id (no views are stored).", ("seen_by_id",)),
-    Field("viewed_by_me", "viewed_by_me", "Viewed by the requester (never).", ("seen_by_me",)),
+    Field("viewed_by_id", "viewed_by_id", "A user who viewed the replay.", ("seen_by_id",)),
+    Field("viewed_by_me", "viewed_by_me", "Viewed by the requesting user.", ("seen_by_me",)),
     Field(
         "started_at", "time", "Start.", sort="started_at", sort_names=("started_at", "startedAt")
     ),

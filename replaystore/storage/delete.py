@@ -19,7 +19,7 @@ from replaystore.storage.views import DIALECT
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
 
-PURGED = ("segments", "clicks", "links")
+PURGED = ("segments", "clicks", "links", "viewers")
 
 
 def delete_replay(

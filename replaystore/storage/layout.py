@@ -13,7 +13,7 @@ from fsspec.implementations.local import LocalFileSystem
 from replaystore.errors import ReplayStoreError
 from replaystore.storage import schema
 
-RAW_TABLES = ("segments", "clicks", "links", "archives")
+RAW_TABLES = ("segments", "clicks", "links", "archives", "viewers")
 SUMMARY_TABLES = ("replays", "replays_recent")
 INDEX_TABLES = ("tags",)  # derived from the summary base by compaction
 BLOB_TABLES = ("recordings",)  # where each recording body is packed (storage/blobs.py)

@@ -383,7 +383,7 @@ class Maintenance:
 
     def _connection(self, files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = duckdb.connect(config=dict(SCAN_CONFIG))
+            self._con = self.store.duckdb(SCAN_CONFIG)
         register_views(self._con, files)
         return self._con
 

@@ -47,7 +47,7 @@ def expire(store: Store, cutoff: datetime) -> int:
         t: DeltaTable(store.layout.table_uri(t), storage_options=store.storage_options)
         for t in ALL_TABLES
     }
-    con = duckdb.connect(config=dict(SCAN_CONFIG))
+    con = store.duckdb(SCAN_CONFIG)
     try:
         register_views(con, files)
         keys = _expired_keys(con, cutoff)

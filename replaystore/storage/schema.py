@@ -120,6 +120,20 @@ ARCHIVES = pa.schema(
     ]
 )
 
+# Who viewed a replay (SPEC §5 viewed-by): one row per (project_id, replay_id, viewer_id).
+# `timestamp` is the replay's started_at, so a replay's views share its month and age and
+# expire and are purged with it; a view never moves `finished_at` (summaries ignore them).
+VIEWERS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("replay_id", pa.string()),
+        ("viewer_id", pa.int64()),  # the user id of the token (catalog.User)
+        ("timestamp", TS),  # the replay's started_at
+        ("viewed_at", TS),  # when the view was first recorded
+        ("month", pa.string()),
+    ]
+)
+
 CLICK_STRUCT = pa.struct(
     [
         ("tag", pa.string()),
@@ -241,6 +255,7 @@ TABLES: dict[str, pa.Schema] = {
     "clicks": CLICKS,
     "links": LINKS,
     "archives": ARCHIVES,
+    "viewers": VIEWERS,
     "replays": REPLAYS,
     "tags": TAGS,
     "selectors": SELECTOR_COUNTS,
@@ -252,5 +267,6 @@ KEYS: dict[str, tuple[str, ...]] = {
     "clicks": ("project_id", "replay_id", "event_hash"),
     "links": ("project_id", "replay_id", "event_id"),
     "archives": ("project_id", "replay_id"),
+    "viewers": ("project_id", "replay_id", "viewer_id"),
     "replays": ("project_id", "replay_id"),
 }

@@ -20,6 +20,8 @@ GET_ROUTES = [
     f"/api/0/projects/acme/web/replays/{R1}/recording-segments/",
     f"/api/0/projects/acme/web/replays/{R1}/recording-segments/0/",
     f"/api/0/projects/acme/web/replays/{R1}/clicks/",
+    f"/api/0/projects/acme/web/replays/{R1}/viewed-by/",
+    "/api/0/projects/acme/web/replays/jobs/delete/",
     "/api/0/organizations/acme/projects/",
     f"/api/0/organizations/acme/replays-events-meta/?query=id:[{rid(9010)}]",
     "/api/0/organizations/acme/replay-selectors/",

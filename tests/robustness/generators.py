@@ -61,6 +61,7 @@ GOOD: dict[str, tuple[str, ...]] = {
     "project_slug": ("web", "shop", "store"),
     "replay_id": (f"{1:032x}", f"{3:032x}", "00000000-0000-0000-0000-000000000001"),
     "segment_id": ("0", "1", "2", "999999999"),
+    "job_id": ("1", "2", "999999999999999999"),
     "project_id": ("1", "2", "3"),
     "key": ("plan", "region", "browser.name", "user.email", "url", "release"),
     "field": ("id", "count_errors", "user", "tags", "clicks", "urls"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from importlib import resources
 
 import pytest
@@ -17,11 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.conftest import rid
+from replaystore.wsgi import make_app
+from tests.conftest import ORG, build_store, rid, serving
 from tests.robustness.budget import fuzz_settings
 from tests.robustness.conftest import Live
 from tests.robustness.generators import OPERATIONS, Operation, fuzz_request, search_query
-from tests.robustness.wire import check_answer, query_string
+from tests.robustness.wire import Wire, check_answer, query_string
 from tests.search.strategies import click_queries, queries
 
 # Deletes would empty the shared store; they are fuzzed against a replay nobody reads.
@@ -110,12 +112,21 @@ SCHEMA_OPERATIONS = [op.ok() for op in SCHEMA.get_all_operations()]
 # DELETE is fuzzed above, away from the fixture replays; the routes without parameters (the
 # OpenAPI document, /healthz, /metrics) have no invalid form.
 NO_PARAMETERS = ("/api/0/openapi.json", "/healthz", "/metrics")
+# Valid deletion jobs delete what they match: fuzzed against a store of their own below.
+JOB_CREATION = "/api/0/projects/{organization_slug}/{project_slug}/replays/jobs/delete/"
 SCHEMA_CASES = [
     pytest.param(op, mode, id=f"{op}-{mode}")
     for op in SCHEMA_OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     if op.method.upper() != "DELETE"
+    and not (op.method.upper() == "POST" and op.path == JOB_CREATION)
     and not (mode is GenerationMode.NEGATIVE and op.path in NO_PARAMETERS)
+]
+JOB_CASES = [
+    pytest.param(op, mode, id=f"{op}-{mode}")
+    for op in SCHEMA_OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if op.method.upper() == "POST" and op.path == JOB_CREATION
 ]
 
 
@@ -132,3 +143,20 @@ def test_schemathesis_cases_never_fail_the_server(live: Live, operation, mode) -
             assert isinstance(response.json().get("detail"), str), response.text[:300]
 
     run()
+
+
+@pytest.fixture(scope="module")
+def jobs_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A store of its own for deletion jobs that really delete (the runner works them)."""
+    store = build_store(tmp_path_factory.mktemp("robust-jobs") / "data")
+    app = make_app(str(store.path))
+    with serving(app) as base:
+        yield Live(store, app, base, Wire(base, store.tokens[ORG]))
+    app.close()
+
+
+@pytest.mark.parametrize(("operation", "mode"), JOB_CASES)
+def test_schemathesis_job_creation_never_fails_the_server(jobs_live: Live, operation, mode) -> None:
+    test_schemathesis_cases_never_fail_the_server(jobs_live, operation, mode)
+    jobs = jobs_live.wire.get("/api/0/projects/acme/web/replays/jobs/delete/").json()["data"]
+    assert all(job["status"] != "failed" for job in jobs), jobs

@@ -49,10 +49,15 @@ def link(replay_id: str, event_id: str, level: str = "error", **values: Any) -> 
     )
 
 
+def view(replay_id: str, viewer_id: int, **values: Any) -> dict[str, Any]:
+    return _row(schema.VIEWERS, {"replay_id": replay_id, "viewer_id": viewer_id, **values})
+
+
 def raw_connection(
     segments: list[dict[str, Any]],
     clicks: list[dict[str, Any]] = (),  # type: ignore[assignment]
     links: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    viewers: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> duckdb.DuckDBPyConnection:
     """Tables segments, clicks, links, archives of the rows, and `replays` summarised from
     them by the storage engineer's summary query."""
@@ -62,6 +67,7 @@ def raw_connection(
         "clicks": pa.Table.from_pylist(list(clicks), schema=schema.CLICKS),
         "links": pa.Table.from_pylist(list(links), schema=schema.LINKS),
         "archives": schema.ARCHIVES.empty_table(),
+        "viewers": pa.Table.from_pylist(list(viewers), schema=schema.VIEWERS),
     }
     for name, table in tables.items():
         con.register(f"{name}_arrow", table)

@@ -14,7 +14,7 @@ import pytest
 from sqlglot import exp
 
 from replaystore.search import compile_click_search, compile_replay_search, raw_replays_query
-from tests.search.rows import T0, click, link, raw_connection, segment
+from tests.search.rows import T0, click, link, raw_connection, segment, view
 
 R1, R2, R3, R4 = ("1" * 32, "2" * 32, "3" * 32, "4" * 32)
 E1, E2, W1, I1, TR1 = ("e1" * 16, "e2" * 16, "f1" * 16, "f2" * 16, "ab" * 16)
@@ -288,17 +288,49 @@ CASES = [
     ("is_archived:0", "123"),
     ("is_archived:true", ""),
     ("!is_archived:true", "123"),
-    ("viewed_by_me:true", ""),
+    # viewed by: VIEWERS below (user 7 viewed replays 1 and 2, user 8 replay 2)
+    ("viewed_by_me:true", ""),  # no requesting user: nobody
     ("seen_by_me:false", "123"),
     ("viewed_by_id:1", ""),
     ("!viewed_by_id:[1, 2]", "123"),
+    ("viewed_by_id:7", "12"),
+    ("seen_by_id:8", "2"),
+    ("viewed_by_id:[8, 9]", "2"),
+    ("!viewed_by_id:7", "3"),
+    ("!seen_by_id:[7, 8]", "3"),
+    ("viewed_by_id:0", "123"),  # Sentry: every non-view row carries viewer 0
+    ("!viewed_by_id:0", ""),
+    ("viewed_by_id:99999999999999999999", ""),  # beyond int64: nobody
+    ("viewed_by_id:8 OR count_errors:2", "12"),
+    ("(viewed_by_id:7 duration:>0) OR browser.name:Firefox", "12"),
     ("", "123"),
 ]
+
+VIEWERS = [view(R1, 7), view(R2, 7), view(R2, 8)]
+ME = [
+    ("viewed_by_me:true", 7, "12"),
+    ("seen_by_me:TRUE", 8, "2"),
+    ("viewed_by_me:false", 8, "13"),
+    ("viewed_by_me:true", 9, ""),
+    ("(viewed_by_me:true OR duration:>100000)", 8, "2"),  # inside parentheses too (not X8)
+]
+
+
+@pytest.mark.parametrize(("query", "viewer", "expected"), ME, ids=[f"{q}-{v}" for q, v, _ in ME])
+def test_viewed_by_me(
+    con: duckdb.DuckDBPyConnection, query: str, viewer: int, expected: str
+) -> None:
+    summary = exp.select("replay_id").from_("replays")
+    summary = summary.where(compile_replay_search(query, viewer=viewer))
+    assert _digits(con.execute(summary.sql("duckdb")).fetchall()) == expected
+    raw = raw_replays_query(compile_replay_search(query, source="raw", viewer=viewer))
+    rows = con.execute(raw.sql("duckdb")).fetchall()
+    assert _digits([(replay_id,) for _, replay_id in rows]) == expected
 
 
 @pytest.fixture(scope="module")
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = raw_connection(SEGMENTS, CLICKS, LINKS)
+    connection = raw_connection(SEGMENTS, CLICKS, LINKS, VIEWERS)
     yield connection
     connection.close()
 
