@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TABLE = "delete_jobs"
 PAGE = 100  # replays per checkpoint (Sentry's page)
 POLL_SECONDS = 2.0  # how often the runner looks for jobs another process created
+COMPACT_FILES = 64  # the job table is compacted after a job once it has this many files
 PENDING, IN_PROGRESS, COMPLETED, FAILED = "pending", "in-progress", "completed", "failed"
 ACTIVE = (PENDING, IN_PROGRESS)
 
@@ -207,6 +208,16 @@ def delete_matching(
     return run_job(store, job)
 
 
+def _compact_table(store: Store) -> None:
+    """Bin-pack the job table once its state rows spread over many small files (each state
+    change is a file: reading every job reads them all)."""
+    dt = _table(store)
+    if dt is None or len(dt.file_uris()) < COMPACT_FILES:
+        return
+    with store.lock.hold():
+        dt.optimize.compact(writer_properties=WRITER_PROPERTIES, commit_properties=COMMIT)
+
+
 # ---- running a job
 
 
@@ -264,6 +275,7 @@ def _work(store: Store, job: Job, stop: threading.Event | None) -> Job:
                     pending=(),
                 )
             if done:
+                _compact_table(store)
                 return job
     except Stopped:
         log.info("delete job %d: stopped, resumes from its checkpoint", job.id)

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deltalake import DeltaTable
 
 import replaystore
 from replaystore.catalog import Catalog
 from replaystore.cli import main
 from replaystore.query.jobs import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
+from replaystore.storage import delete_jobs
 from replaystore.storage.store import Store
 from replaystore.wsgi import make_app
 from tests.api.conftest import Client
@@ -366,3 +368,15 @@ def test_a_jobs_search_sees_errors_and_views(served: tuple[Client, FixtureStore]
     assert _archived(client) == {
         rid(1): True, rid(2): False, rid(4): False, rid(5): True, rid(6): False,
     }  # fmt: skip
+
+
+def test_the_job_table_is_compacted_as_jobs_accumulate(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "data", SPECS)
+    rs = replaystore.open(store.path)
+    for _ in range(delete_jobs.COMPACT_FILES // 3 + 1):  # >= 3 state rows per job
+        rs.delete_replays(1, start="2000-01-01", end="2000-01-02")
+    files = DeltaTable(str(store.path / "tables" / delete_jobs.TABLE)).file_uris()
+    assert len(files) < delete_jobs.COMPACT_FILES
+    jobs = delete_jobs.all_jobs(rs.storage)
+    assert len(jobs) == delete_jobs.COMPACT_FILES // 3 + 1
+    assert {j.status for j in jobs} == {"completed"} and jobs[0].id == len(jobs)
