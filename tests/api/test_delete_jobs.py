@@ -380,3 +380,26 @@ def test_the_job_table_is_compacted_as_jobs_accumulate(tmp_path: Path) -> None:
     jobs = delete_jobs.all_jobs(rs.storage)
     assert len(jobs) == delete_jobs.COMPACT_FILES // 3 + 1
     assert {j.status for j in jobs} == {"completed"} and jobs[0].id == len(jobs)
+
+
+def test_a_replay_is_matched_by_any_segment_in_the_range(
+    served: tuple[Client, FixtureStore],
+) -> None:
+    """Extra §5.6: no segment-0 requirement. Replay 1's segments are at +10, +20, +30 s: a range
+    holding only the last one deletes the whole replay (every blob, as DELETE; Sentry would
+    leave the earlier segments' blobs), a range before its first segment deletes nothing."""
+    client, store = served
+    start = REPLAYS[0].started_at
+    before = _body(
+        rangeStart=start.isoformat(), rangeEnd=(start + timedelta(seconds=5)).isoformat()
+    )
+    job = client.request("POST", JOBS, json=before).json()["data"]
+    assert _wait(client, job["id"])["countDeleted"] == 0
+    last = _body(
+        rangeStart=(start + timedelta(seconds=25)).isoformat(),
+        rangeEnd=(start + timedelta(seconds=35)).isoformat(),
+    )
+    job = client.request("POST", JOBS, json=last).json()["data"]
+    assert _wait(client, job["id"])["countDeleted"] == 1
+    assert _archived(client)[rid(1)] is True
+    assert all(Store.open(str(store.path)).read_blob(1, rid(1), n) is None for n in range(3))
