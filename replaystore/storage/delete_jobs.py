@@ -30,6 +30,7 @@ from sqlglot import exp
 from replaystore.search import compile_replay_search
 from replaystore.storage.properties import WRITER_PROPERTIES
 from replaystore.storage.schema import STR_LIST, TS
+from replaystore.storage.store import MAINTENANCE_RUNS
 from replaystore.storage.tables import COMMIT
 from replaystore.storage.views import DIALECT
 
@@ -264,6 +265,8 @@ def _work(store: Store, job: Job, stop: threading.Event | None) -> Job:
                 deleted += store.delete_replay(job.project_id, replay_id)
             cursor = page[-1] if page else (job.cursor_time, job.cursor_replay)
             done = len(page) < PAGE
+            if done:  # counted before the job shows `completed`, so a reader sees both
+                _ran(replace(job, count_deleted=job.count_deleted + deleted), "done")
             with store.lock.hold():
                 job = _update(
                     store,
@@ -282,8 +285,20 @@ def _work(store: Store, job: Job, stop: threading.Event | None) -> Job:
         return job
     except Exception:
         log.exception("delete job %d failed", job.id)
+        _ran(job, "failed")
         with store.lock.hold():
             return _update(store, job, status=FAILED)
+
+
+def _ran(job: Job, outcome: str) -> None:
+    MAINTENANCE_RUNS.labels(task="delete-job", outcome=outcome).inc()
+    log.info(
+        "delete job %d of project %d: %s, %d replays deleted",
+        job.id,
+        job.project_id,
+        "completed" if outcome == "done" else "failed",
+        job.count_deleted,
+    )
 
 
 def _resumed_count(store: Store, job: Job) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from deltalake import DeltaTable
 
 import replaystore
@@ -403,3 +404,17 @@ def test_a_replay_is_matched_by_any_segment_in_the_range(
     assert _wait(client, job["id"])["countDeleted"] == 1
     assert _archived(client)[rid(1)] is True
     assert all(Store.open(str(store.path)).read_blob(1, rid(1), n) is None for n in range(3))
+
+
+def test_a_finished_job_is_counted_in_the_metrics(served: tuple[Client, FixtureStore]) -> None:
+    client, _ = served
+
+    def done() -> float:
+        text = requests.get(f"{client.base}/metrics", timeout=30).text
+        line = 'replaystore_maintenance_runs_total{outcome="done",task="delete-job"}'
+        return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+
+    before = done()
+    job = client.request("POST", JOBS, json=_body(query="user.username:nobody")).json()["data"]
+    _wait(client, job["id"])
+    assert done() == before + 1
