@@ -1,9 +1,12 @@
 # Two commands do all the set-up on a fresh machine (see README.md):
-#   make demo   builds the demo store from data/fixtures and serves it on 127.0.0.1
+#   make demo   installs the runtime only, builds the demo store and serves it on 127.0.0.1
 #   make test   installs everything the tests need and runs every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs into one venv: `make demo` needs only the runtime (pip install -e .); `make test`
+# (and the helpers' set-up, `make .venv/.installed`) the test extra, which includes it.
+SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
@@ -11,13 +14,19 @@ PORT ?= 8000
 
 .PHONY: demo test lint format e2e-setup bench clean web screenshots
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP) $(SERVE_STAMP)
+
+demo: $(SERVE_STAMP)
 	$(BIN)/replaystore demo --data $(DEMO_DATA) --host $(HOST) --port $(PORT)
 
 e2e-setup:

@@ -79,6 +79,7 @@ PLANS = ("free", "team", "business", "enterprise")
 LOCALES = ("en-US", "de-DE", "fr-FR", "ja-JP", "pt-BR", "es-ES")
 REGIONS = ("us-east", "us-west", "eu-central", "ap-northeast")
 FLAGS = ("new-nav", "dark-mode", "beta-search")
+TRANSACTIONS = ("/checkout", "/products/:id", "/cart", "/search", "/login")
 CLICK_TAGS = ("button", "a", "div", "input", "span", "li", "img")
 CLICK_IDS = ("", "", "", "submit", "search", "add-to-cart", "nav-home", "login-button")
 CLICK_CLASSES = (
@@ -381,6 +382,7 @@ def _links(rng: np.random.Generator, r: Replays, segments: pa.Table) -> pa.Table
         "level": _strings(("error", "fatal", "warning", "info"), levels),
         "timestamp": _ts(ts),
         "month": _months(ts),
+        "transaction": _strings(TRANSACTIONS, rng.integers(0, len(TRANSACTIONS), len(levels))),
     }
     return pa.table({f.name: columns[f.name] for f in schema.LINKS}, schema=schema.LINKS)
 

@@ -30,7 +30,8 @@ from sqlglot import exp
 
 from benchmarks import datagen
 from replaystore.catalog import Catalog
-from replaystore.storage import schema
+from replaystore.progress import progress
+from replaystore.storage import schema, selector_counts
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.compact import write_sorted_month
 from replaystore.storage.properties import SUMMARY_ROW_GROUP_ROWS
@@ -63,14 +64,9 @@ def dataset_dir(size: str, out: Path = DATA_DIR) -> Path:
     return out / size
 
 
-def _progress(what: str, done: int, total: int, started: float, rows: int | None) -> None:
+def _rate(rows: int, started: float) -> str:
     elapsed = time.perf_counter() - started
-    line = f"\r  {what} chunk {done}/{total}  {elapsed:6.1f} s"
-    if rows is not None:
-        rate = rows / elapsed if elapsed else 0.0
-        line += f"  {rows:,} segment rows  {rate:,.0f} rows/s"
-    sys.stderr.write(line)
-    sys.stderr.flush()
+    return f"loading: {rows:,} segment rows, {rows / elapsed if elapsed else 0.0:,.0f} rows/s"
 
 
 def _sorted(rows: pa.Table, table: str) -> pa.Table:
@@ -81,7 +77,7 @@ def _spill_summaries(batch: WriteBatch, now: datetime, path: Path) -> None:
     """Compute a chunk's summaries and spill them to `path` in small newest-first row groups:
     each started_at slice of the base write then reads only its own groups."""
     pq.write_table(
-        _summaries(batch, now), path, compression="lz4", row_group_size=SUMMARY_ROW_GROUP_ROWS
+        _summaries(batch, now), path, compression="snappy", row_group_size=SUMMARY_ROW_GROUP_ROWS
     )
 
 
@@ -154,18 +150,17 @@ def generate(size: datagen.Size, folder: Path) -> list[Path]:
     """Write every chunk of `size` as Parquet files (one folder per chunk); untimed."""
     shutil.rmtree(folder, ignore_errors=True)
     chunks = []
-    started = time.perf_counter()
     total = datagen.chunk_count(size)
-    for index, batch in enumerate(datagen.generate_chunks(size)):
-        chunk = folder / f"chunk-{index:05d}"
-        chunk.mkdir(parents=True)
-        for table, rows in batch.tables().items():
-            pq.write_table(rows, chunk / f"{table}.parquet", compression="zstd")
-        blobs = pa.Table.from_pylist([vars(b) for b in batch.blobs], schema=BLOBS)
-        pq.write_table(blobs, chunk / "blobs.parquet", compression="zstd")
-        chunks.append(chunk)
-        _progress("generated", index + 1, total, started, None)
-    sys.stderr.write("\n")
+    with progress("generating", total=total, unit="chunks") as bar:
+        for index, batch in enumerate(datagen.generate_chunks(size)):
+            chunk = folder / f"chunk-{index:05d}"
+            chunk.mkdir(parents=True)
+            for table, rows in batch.tables().items():
+                pq.write_table(rows, chunk / f"{table}.parquet", compression="zstd")
+            blobs = pa.Table.from_pylist([vars(b) for b in batch.blobs], schema=BLOBS)
+            pq.write_table(blobs, chunk / "blobs.parquet", compression="zstd")
+            chunks.append(chunk)
+            bar.advance()
     return chunks
 
 
@@ -195,7 +190,10 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
     # Three stages overlap (DuckDB, delta-rs and Parquet reads release the GIL): the next
     # chunk is read and this chunk's summaries computed and spilled on worker threads while
     # the raw rows are appended here.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with (
+        ThreadPoolExecutor(max_workers=2) as pool,
+        progress("loading", total=len(chunks), unit="chunks") as bar,
+    ):
         upcoming = pool.submit(read_chunk, chunks[0])
         spilling = None
         for index in range(len(chunks)):
@@ -215,12 +213,14 @@ def load(size: datagen.Size, root: Path) -> LoadResult:
                 packed = store.blobs.pack(batch.blobs, [], store.now())
                 append(store.tables["recordings"], packed)
                 counts["blobs"] += packed.num_rows
-            _progress("loaded", index + 1, len(chunks), started, counts["segments"])
+            bar.advance()
+            bar.set_description(_rate(counts["segments"], started))
         if spilling is not None:
             spilling.result()
-    sys.stderr.write("\n  writing the sorted replays base tier...\n")
+    sys.stderr.write("  writing the sorted replays base tier...\n")
     with store.lock.hold():
         _write_base(store, spill)
+        selector_counts.rebuild(store)  # the selector ranking's counts, from the loaded clicks
         store.publish()
     seconds = time.perf_counter() - started
     shutil.rmtree(spill_dir)

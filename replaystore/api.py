@@ -19,8 +19,25 @@ from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
-from replaystore.query import clicks, events, jobs, replays, segments, tags, viewed_by
-from replaystore.query.common import Executor, Page, Paged, replay_id_or_none
+from replaystore.query import (
+    clicks,
+    data_source,
+    events,
+    jobs,
+    replay_count,
+    replays,
+    segments,
+    selectors,
+    tags,
+    viewed_by,
+)
+from replaystore.query.common import (
+    Executor,
+    Page,
+    Paged,
+    replay_id_or_none,
+    segment_id_or_none,
+)
 from replaystore.query.params import (
     LIST_DAYS,
     RETENTION_DAYS,
@@ -35,6 +52,11 @@ JSON = "application/json"
 INTERNAL_ERROR = "An internal error occurred. The error has been logged."
 REPLAY_NOT_FOUND = "Replay not found."
 SEGMENT_NOT_FOUND = "Replay recording segment not found."
+UNKNOWN_ORG = (
+    "Organization {org!r} is not in this store's catalog. Replays are served once their "
+    "project is registered: replaystore project add --data DIR --org {org} --slug SLUG "
+    "--id PROJECT_ID --dsn-key KEY"
+)
 _SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
 # The one search events-meta answers: the ids of a replay's events, as Sentry's UI sends them.
 _EVENT_IDS = re.compile(r"^\s*id:(?:\[([^\]]*)\]|([^\s\[\],]+))\s*$")
@@ -131,14 +153,45 @@ def _replay_id(req: Request) -> str:
     return replay_id
 
 
+_TRUE = frozenset({"t", "y", "yes", "true", "on", "1"})  # DRF's BooleanField spellings
+_FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
+
+
+def _required(req: Request, name: str) -> str:
+    """A required text parameter, with DRF's texts (named: SPEC §3 "Bad input anywhere")."""
+    value = req.arg(name)
+    if value is None:
+        raise ApiError(f"{name}: This field is required.")
+    if not value.strip():
+        raise ApiError(f"{name}: This field may not be blank.")
+    return value
+
+
+def _boolean(req: Request, name: str) -> bool:
+    value = req.arg(name)
+    if value is None or value == "":
+        return False
+    if value.lower() in _TRUE or value.lower() in _FALSE:
+        return value.lower() in _TRUE
+    raise ApiError(f"{name}: Must be a valid boolean.")
+
+
 class Api:
     """One method per route; each takes a `Request` and returns a `Response`."""
 
-    def __init__(self, store: Store, engine: Executor, catalog: Catalog, ingest: Ingest) -> None:
+    def __init__(
+        self,
+        store: Store,
+        engine: Executor,
+        catalog: Catalog,
+        ingest: Ingest,
+        issue_resolver: replay_count.IssueResolver | None = None,
+    ) -> None:
         self.store = store
         self.engine = engine
         self.catalog = catalog
         self.ingest = ingest
+        self.issue_resolver = issue_resolver  # issue id -> event ids, for replay-count
         # Called with a new deletion job's id: the writer's job runner starts it (wsgi.py).
         self.job_started: Callable[[int], None] = lambda job_id: None
 
@@ -147,7 +200,9 @@ class Api:
     def _org_projects(self, req: Request) -> list[Project]:
         org = req.params["org"]
         if org not in self.catalog.organizations():
-            raise NotFound()
+            # Reached only without auth or with a token of this very org (another org's
+            # token is refused before, revealing nothing): say how to register it (issue 16).
+            raise NotFound(UNKNOWN_ORG.format(org=org))
         return self.catalog.projects(org)
 
     def _project(self, req: Request) -> Project:
@@ -195,7 +250,11 @@ class Api:
             fields=parse_fields(req.args("field")),
             viewer=req.user_id,
         )
-        return _paged(req, page, result)
+        response = _paged(req, page, result)
+        preferred = req.headers.get(data_source.PREFERENCE_HEADER)
+        source = data_source.data_source(req.arg("query") or "", sort, preferred)
+        response.headers.append((data_source.HEADER, source))
+        return response
 
     def _fetch(self, req: Request, project_ids: list[int]) -> Response:
         replay_id = _replay_id(req)
@@ -240,7 +299,9 @@ class Api:
 
     def recording_segment(self, req: Request) -> Response:
         project, replay_id = self._project(req), _replay_id(req)
-        segment_id = int(req.params["segment_id"])
+        segment_id = segment_id_or_none(req.params["segment_id"])
+        if segment_id is None:  # beyond the stored integer range: no such segment
+            raise NotFound(SEGMENT_NOT_FOUND)
         window = _window(req, RETENTION_DAYS)
         found = segments.get_segment(self.engine, project.id, replay_id, segment_id, window=window)
         if found is None:
@@ -306,6 +367,49 @@ class Api:
 
     def org_tag_values(self, req: Request) -> Response:
         return self._tag_values(req, self._selected(req))
+
+    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+
+    def replay_selectors(self, req: Request) -> Response:
+        """The dead/rage click selector ranking (extra §2); `sortBy`/`orderBy` are ignored."""
+        project_ids = self._selected(req)
+        page = _page(req, default_limit=100)
+        result = selectors.list_selectors(
+            self.engine,
+            project_ids=project_ids,
+            window=_window(req, RETENTION_DAYS),
+            page=page,
+            query=req.arg("query") or "",
+            sort=req.arg("sort") or selectors.DEFAULT_SORT,
+            environments=req.args("environment"),
+        )
+        return _paged(req, page, result)
+
+    def replay_count(self, req: Request) -> Response:
+        """Existing replays per issue, transaction or replay id (extra §3); no `data` wrapper."""
+        project_ids = self._selected(req)
+        # Sentry answers {} before validating when nothing could match (extra §3.3, X6).
+        org_ids = [p.id for p in self._org_projects(req)]
+        if not project_ids or not replay_count.has_replays(self.engine, org_ids):
+            return json_response({})
+        query = _required(req, "query")
+        source = req.arg("data_source")
+        if source is not None and source not in replay_count.DATA_SOURCES:
+            raise ApiError(f'data_source: "{source}" is not a valid choice.')
+        return_ids = _boolean(req, "returnIds")
+        window = _window(req, RETENTION_DAYS)
+        chosen = replay_count.selection(query)
+        if source == "spans" and len(chosen.values) > 1:
+            raise ApiError("The spans data source only supports a single value")
+        counts = replay_count.replay_counts(
+            self.engine,
+            query,
+            project_ids=project_ids,
+            window=window,
+            return_ids=return_ids,
+            resolver=self.issue_resolver,
+        )
+        return json_response(counts)
 
     # -- the organization's projects and linked events (what the web pages need) ---------
 

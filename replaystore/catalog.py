@@ -4,6 +4,11 @@ Kept as one JSON document, `catalog.json`, in the store's data folder. Every upd
 read-modify-write under an exclusive lock, published by writing a temporary file and renaming
 it over the old one, so a reader sees the old or the new catalog, never half of one. Tokens
 are stored only as SHA-256 digests and compared in constant time.
+
+On object storage (`s3://bucket/prefix`, SPEC §2: the catalog lives in the store) the same
+document is one object: the exclusive lock is a small lock object taken by conditional put
+(free again after CATALOG_LOCK_SECONDS if its taker died), the publish a put `If-Match` the
+ETag read under it, and readers re-read it at most every CATALOG_POLL seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,10 +31,13 @@ from pathlib import Path
 import orjson
 
 from replaystore.errors import CatalogError
+from replaystore.storage.objectstore import PreconditionFailed, StorageConfig, is_remote
 
 CATALOG_FILE = "catalog.json"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 DSN_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CATALOG_POLL = 1.0  # object storage: seconds a read catalog is trusted before re-reading
+CATALOG_LOCK_SECONDS = 10.0  # object storage: an update lock older than this was abandoned
 
 
 @dataclass(frozen=True)
@@ -110,15 +119,21 @@ def _encode(data: CatalogData) -> bytes:
 class Catalog:
     """The catalog of one data folder; reads are cached until the file changes."""
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        self.dir = Path(data_dir)
-        self.path = self.dir / CATALOG_FILE
+    def __init__(
+        self, data_dir: str | os.PathLike[str], *, config: StorageConfig | None = None
+    ) -> None:
+        root = os.fspath(data_dir)
+        self._remote = _RemoteCatalog(root, config) if is_remote(root) else None
+        self.dir = Path(root) if self._remote is None else None
+        self.path = self.dir / CATALOG_FILE if self.dir is not None else None
         self._cache: tuple[float, int, CatalogData] | None = None
         self._mutex = threading.Lock()
 
     # -- reading -------------------------------------------------------------------------
 
     def data(self) -> CatalogData:
+        if self._remote is not None:
+            return self._remote.data()
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -163,6 +178,10 @@ class Catalog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[CatalogData]:
+        if self._remote is not None:
+            with self._mutex, self._remote.locked() as data:
+                yield data
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         with self._mutex, open(self.dir / ".catalog.lock", "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -172,6 +191,9 @@ class Catalog:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _publish(self, data: CatalogData) -> None:
+        if self._remote is not None:
+            self._remote.publish(_encode(data))
+            return
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".catalog-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -281,6 +303,71 @@ def _with_user(
     new_id = user_id if user_id is not None else max((u.id for u in users), default=0) + 1
     joined = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
     return (*users, User(new_id, email or "", name or "", joined))
+
+
+class _RemoteCatalog:
+    """The catalog object of a store on object storage (see the module docstring)."""
+
+    def __init__(self, root: str, config: StorageConfig | None) -> None:
+        root = root.rstrip("/")
+        self.config = config or StorageConfig.for_root(root)
+        self.path = f"{root}/{CATALOG_FILE}"
+        self.lock_path = f"{root}/.catalog.lock"
+        self._cache: tuple[float, str | None, CatalogData] | None = None  # (read at, etag, data)
+        self._etag: str | None = None  # under `locked`: the ETag the publish expects
+
+    def data(self, *, fresh: bool = False) -> CatalogData:
+        cached = self._cache
+        now = time.monotonic()
+        if cached is not None and not fresh and now - cached[0] < CATALOG_POLL:
+            return cached[2]
+        found = self.config.get(self.path)
+        if found is None:
+            data, etag = _empty(), None
+        elif cached is not None and cached[1] == found.etag:
+            data, etag = cached[2], found.etag
+        else:
+            data, etag = _decode(found.data), found.etag
+        self._cache = (now, etag, data)
+        return data
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[CatalogData]:
+        token = self._take_lock()
+        try:
+            data = self.data(fresh=True)
+            self._etag = self._cache[1] if self._cache else None
+            yield data
+        finally:
+            self._etag = None
+            with contextlib.suppress(PreconditionFailed, OSError):
+                self.config.delete(self.lock_path, if_match=token)
+
+    def publish(self, encoded: bytes) -> None:
+        try:
+            self.config.put(self.path, encoded, if_match=self._etag)
+        except PreconditionFailed:
+            raise CatalogError(
+                "The catalog was changed by another process meanwhile: try again"
+            ) from None
+        self._cache = None
+
+    def _take_lock(self) -> str:
+        deadline = time.monotonic() + 2 * CATALOG_LOCK_SECONDS
+        while True:
+            try:
+                return self.config.put(self.lock_path, secrets.token_hex(16).encode()).etag
+            except PreconditionFailed:
+                current = self.config.head(self.lock_path)
+                if current is not None:
+                    etag, server_now, modified = current
+                    if (server_now - modified).total_seconds() > CATALOG_LOCK_SECONDS:
+                        with contextlib.suppress(PreconditionFailed):
+                            self.config.delete(self.lock_path, if_match=etag)
+                        continue
+            if time.monotonic() > deadline:
+                raise CatalogError("The catalog is being updated by another process: try again")
+            time.sleep(0.05)
 
 
 def _check_slug(kind: str, slug: str) -> None:

@@ -1,4 +1,8 @@
-"""The `replaystore` command line: serve, ingest, compact, sql, project/token add, demo."""
+"""The `replaystore` command line: serve, ingest, compact, sql, project/token, demo.
+
+Every command that takes `--data` falls back to $REPLAYSTORE_DATA. Bad operator input is one
+`error: ...` line and exit status 2 (SPEC §6); read commands never create a store.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,34 @@ import argparse
 import csv
 import ipaddress
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
 
+from replaystore import __version__
 from replaystore.catalog import Catalog
-from replaystore.errors import ReplayStoreError
+from replaystore.engines.cli import add_compile_command, compile_command, engine_args, engine_config
+from replaystore.errors import CatalogError, ReplayStoreError, SqlError
 
 if TYPE_CHECKING:
     from replaystore.storage.maintenance import MaintenanceSettings
 
 
+DATA_ENV = "REPLAYSTORE_DATA"
+
+
 def _data_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="the store's data folder (or fsspec URL)")
+    default = os.environ.get(DATA_ENV) or None
+    parser.add_argument(
+        "--data",
+        required=default is None,
+        default=default,
+        help=f"the store: a folder, file:// or s3:// URL (default: ${DATA_ENV})",
+    )
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -108,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replaystore", description="Session replays as Parquet, served as the Sentry API."
     )
+    parser.add_argument("--version", action="version", version=f"replaystore {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the HTTP API for a store")
@@ -120,7 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve reads only, beside the store's writer: no ingest, no lock, no journal",
     )
+    serve.add_argument(
+        "--journal",
+        help="the writer's ingest journal folder, on local disk (default: DATA/journal for a "
+        "local store; for s3:// a folder under ~/.cache/replaystore/journals)",
+    )
     _maintenance_args(serve)
+    engine_args(serve)
 
     ingest = commands.add_parser("ingest", help="ingest .envelope files and .jsonl exports")
     _data_arg(ingest)
@@ -133,7 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="run SQL over the views replays, segments, ...")
     _data_arg(sql)
     sql.add_argument("query", help="a DuckDB SQL query")
-    sql.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    sql.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a value for the query's next ? (or $1, $2...), repeatable; DuckDB casts it",
+    )
+    sql.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="json and csv write lists and structs as JSON, times as ISO 8601",
+    )
+    engine_args(sql)  # --engine clickhouse: the query is ClickHouse SQL over the same views
+    add_compile_command(commands)
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(
         dest="action", required=True
@@ -144,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     project_add.add_argument("--slug", required=True, help="project slug")
     project_add.add_argument("--id", type=int, required=True, help="numeric project id")
     project_add.add_argument("--dsn-key", required=True, help="DSN public key")
+    project_list = project.add_parser(
+        "list", help="list the registered projects and the project ids that have replays"
+    )
+    _data_arg(project_list)
+    project_list.add_argument("--format", choices=("table", "json"), default="table")
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
@@ -174,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(demo, 8000)
     demo.add_argument("--replays", type=int, default=None, help="number of generated replays")
     demo.add_argument("--no-serve", action="store_true", help="build and summarise only")
+
+    from replaystore.transfer.cli import add_commands  # import / export (SPEC §7)
+
+    add_commands(commands, _data_arg)
     return parser
 
 
@@ -182,10 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ReplayStoreError as error:
-        print(f"error: {error.detail}", file=sys.stderr)
-        return 2
+        return _fail(error.detail)
+    except OSError as error:
+        # A file or folder the operator named: missing, unreadable, a disk full.
+        where = f": {error.filename}" if error.filename else ""
+        return _fail(f"{error.strerror or error}{where}")
     except KeyboardInterrupt:
         return 130
+
+
+def _fail(message: str) -> int:
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"error: {first}", file=sys.stderr)
+    return 2
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -217,6 +271,8 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         read_only=args.read_only,
         maintenance=_maintenance_settings(args),
+        journal=args.journal,
+        engine=engine_config(args),
     )
     return 0
 
@@ -227,47 +283,77 @@ def _resolve(host: str) -> str:
 
 def _ingest(args: argparse.Namespace) -> int:
     import replaystore
+    from replaystore.facade import expand_paths
+    from replaystore.progress import progress
 
-    files: list[Path] = []
-    for name in args.files:
-        path = Path(name)
-        if path.is_dir():
-            files.extend(p for p in path.rglob("*") if p.suffix in (".envelope", ".jsonl"))
-        else:
-            files.append(path)
-    count = replaystore.open(args.data).ingest_files(files, project_id=args.project)
-    print(f"ingested {count} files")
+    files = expand_paths(args.files)  # every path checked before the store is touched
+    with replaystore.open(args.data) as store:
+        with progress("ingest", total=len(files), unit="files") as bar:
+            count = store.ingest_files(files, project_id=args.project, on_progress=bar.advance)
+        print(f"ingested {count} files")
+        _note_unregistered(store)
     return 0
+
+
+def _note_unregistered(store) -> None:
+    """Replays of a project no organization lists are invisible over HTTP (issue 16): say so."""
+    if store.catalog is None:
+        return
+    known = {p.id for p in store.catalog.projects()}
+    for project_id in (p for p in store.project_ids() if p not in known):
+        print(
+            f"note: project {project_id} is in no organization, so the HTTP API does not show "
+            f"its replays; register it: replaystore project add --data {store.root} --org ORG "
+            f"--slug SLUG --id {project_id} --dsn-key KEY",
+            file=sys.stderr,
+        )
 
 
 def _compact(args: argparse.Namespace) -> int:
     import replaystore
 
-    result = replaystore.open(args.data).compact()
-    print(f"compacted: {result}")
+    with replaystore.open(args.data, create=False) as store:
+        print(f"compacted: {store.compact()}")
     return 0
 
 
 def _sql(args: argparse.Namespace) -> int:
-    import duckdb
-
     import replaystore
 
-    try:
-        rows = replaystore.open(args.data).sql(args.query)
-    except duckdb.Error as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    # Read-only: no lock taken beside a running server, and a missing store is an error.
+    with replaystore.open(args.data, read_only=True, engine=engine_config(args)) as store:
+        if args.engine == "duckdb":
+            rows = store.sql(args.query, args.param or None).to_dicts()
+        elif args.param:
+            raise SqlError("--param binds values for --engine duckdb only")
+        else:
+            try:
+                rows = store.engine.execute(args.query)
+            except RuntimeError as error:  # chdb raises RuntimeError for bad SQL
+                raise SqlError(str(error).strip().splitlines()[0]) from error
     if args.format == "json":
-        sys.stdout.write(orjson.dumps(rows, default=str).decode() + "\n")
+        sys.stdout.write(orjson.dumps(rows, default=_json_default).decode() + "\n")
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
         if rows:
             writer.writerow(rows[0].keys())
-        writer.writerows(r.values() for r in rows)
+        writer.writerows([_csv_cell(v) for v in r.values()] for r in rows)
     else:
         _print_table(rows)
     return 0
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)  # Decimal, timedelta, ...
+
+
+def _csv_cell(value: object) -> object:
+    """A CSV cell: lists and structs as JSON (never Python reprs), times as ISO 8601."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return "" if value is None else value
+    return orjson.dumps(value, default=_json_default).decode().strip('"')
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -285,7 +371,12 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def _cell(value: object) -> str:
-    text = "NULL" if value is None else str(value)
+    if value is None:
+        text = "NULL"
+    elif isinstance(value, list | dict):
+        text = orjson.dumps(value, default=_json_default).decode()
+    else:
+        text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -297,6 +388,8 @@ def _catalog(data: str) -> Catalog:
 
 
 def _project(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _project_list(args)
     project = _catalog(args.data).add_project(args.org, args.slug, args.id, args.dsn_key)
     print(
         f"project {project.org}/{project.slug} id {project.id} keys {', '.join(project.dsn_keys)}"
@@ -304,8 +397,50 @@ def _project(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_list(args: argparse.Namespace) -> int:
+    rows = _project_rows(args.data, _catalog(args.data))
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(rows).decode() + "\n")
+    else:
+        _print_table(rows)
+    return 0
+
+
+def _project_rows(data: str, catalog: Catalog) -> list[dict]:
+    """Registered projects with their replay counts, then project ids that have replays but
+    no organization (the HTTP API does not show those until `project add`)."""
+    import replaystore
+    from replaystore.storage.store import StoreNotFound
+
+    try:
+        with replaystore.open(data, read_only=True) as store:
+            counts = {r["project_id"]: r["n"] for r in store.sql(_REPLAYS_PER_PROJECT)}
+    except StoreNotFound:
+        if not catalog.path.exists():
+            raise
+        counts = {}  # projects registered before anything was ingested
+    rows = [
+        {"org": p.org, "slug": p.slug, "id": p.id, "dsn_keys": list(p.dsn_keys),
+         "replays": counts.pop(p.id, 0)}
+        for p in sorted(catalog.projects(), key=lambda p: (p.org, p.slug))
+    ]  # fmt: skip
+    rows += [
+        {"org": None, "slug": None, "id": pid, "dsn_keys": [], "replays": n}
+        for pid, n in sorted(counts.items())
+    ]
+    return rows
+
+
+_REPLAYS_PER_PROJECT = "SELECT project_id, count(*) AS n FROM replays GROUP BY project_id"
+
+
 def _token(args: argparse.Namespace) -> int:
     catalog = _catalog(args.data)
+    if args.org not in catalog.organizations():
+        raise CatalogError(
+            f"unknown organization {args.org!r}: register a project in it first "
+            f"(replaystore project add --org {args.org} ...)"
+        )
     print(catalog.add_token(args.org, user_id=args.user_id, email=args.email, name=args.name))
     return 0
 
@@ -332,9 +467,18 @@ def _delete(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from replaystore.demo import build_demo
+    from replaystore.progress import progress
 
     _configure_logging(args.log_level)
-    summary = build_demo(args.data, anchor=datetime.now(UTC), replays=args.replays)
+    with progress("demo: building", unit="envelopes") as bar:
+
+        def step(done: int, total: int) -> None:
+            bar.set_total(total)
+            bar.set_completed(done)
+
+        summary = build_demo(
+            args.data, anchor=datetime.now(UTC), replays=args.replays, on_progress=step
+        )
     print(summary)
     if args.no_serve:
         return 0
@@ -363,7 +507,24 @@ COMMANDS = {
     "token": _token,
     "delete": _delete,
     "demo": _demo,
+    "compile": compile_command,
 }
+
+
+# import / export (SPEC §7): their arguments and code are in replaystore/transfer/cli.py
+def _transfer(name: str, args: argparse.Namespace) -> int:
+    from replaystore.transfer import cli
+
+    return getattr(cli, name)(args)
+
+
+COMMANDS.update(
+    {
+        "import": lambda args: _transfer("run_import", args),
+        "export": lambda args: _transfer("run_export", args),
+    }
+)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -20,8 +21,20 @@ CAPTURE_REPLAY = "dd6eede9d2ae4e18aa22002dfdfbb9e3"  # the one replay of the SDK
 LIST_PERIOD = "90d"
 
 
-def build_demo(folder: str, *, anchor: datetime, replays: int | None = None) -> str:
-    """(Re)build the demo store in `folder` and return a short summary of what it holds."""
+# Envelopes per ingest batch: a progress step, few enough commits to keep the build quick.
+DEMO_BATCH = 2_000
+
+
+def build_demo(
+    folder: str,
+    *,
+    anchor: datetime,
+    replays: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """(Re)build the demo store in `folder` and return a short summary of what it holds.
+
+    `on_progress(done, total)` is called as envelopes are written (the CLI draws a bar)."""
     root = Path(folder)
     if root.exists() and any(root.iterdir()) and not (root / MARKER).exists():
         raise ReplayStoreError(
@@ -42,11 +55,19 @@ def build_demo(folder: str, *, anchor: datetime, replays: int | None = None) -> 
         EnvelopeInput(body=e.body, project_id=e.project_id, user_agent=e.user_agent, name=e.name)
         for e in generated
     ]
-    store.ingest_envelopes(envelopes)
     capture_files = sorted(CAPTURE.glob("*.envelope"))
+    total = len(envelopes) + len(capture_files)
+    for start in range(0, len(envelopes), DEMO_BATCH):
+        store.ingest_envelopes(envelopes[start : start + DEMO_BATCH])
+        if on_progress is not None:
+            on_progress(min(start + DEMO_BATCH, len(envelopes)), total)
     if capture_files:
         store.ingest_files(capture_files, project_id=CAPTURE_PROJECT[2])
-    return summarize(store)
+    if on_progress is not None:
+        on_progress(total, total)
+    summary = summarize(store)
+    store.close()
+    return summary
 
 
 def summarize(store: replaystore.ReplayStore) -> str:

@@ -63,3 +63,27 @@ class NotFound(ApiError):
 
 class CatalogError(ReplayStoreError):
     """An organization, project or token operation was refused (bad slug, duplicate id...)."""
+
+
+class SqlError(ReplayStoreError):
+    """`store.sql` / `replaystore sql` was given a query DuckDB refused (syntax, unknown
+    column, wrong parameters...); the detail is DuckDB's own message."""
+
+
+class StaleSnapshot(ReplayStoreError):
+    """A Python store's pinned snapshot lost files to maintenance (past the writer's file
+    retention): call `store.refresh()` and ask again."""
+
+    status = 409
+
+
+class StoreClosed(ReplayStoreError):
+    """A method was called on a store after `close()` (or after its `with` block)."""
+
+
+class MissingDependency(ReplayStoreError, ImportError):
+    """An optional extra (pandas, polars) is needed for this call and is not installed."""
+
+
+class EngineError(ReplayStoreError):
+    """A query engine was misconfigured or named wrongly (`--engine`, a dialect, a cluster)."""

@@ -412,6 +412,20 @@ def write_fixtures(folder: str | Path, anchor: datetime = DEFAULT_ANCHOR) -> int
     return count
 
 
-if __name__ == "__main__":
-    target = sys.argv[1] if len(sys.argv) > 1 else "data/fixtures"
+def main(argv: list[str] | None = None) -> int:
+    """`python -m replaystore.fixtures [FOLDER]`: (re)write the fixture files (issue 16:
+    `--help` used to become a folder of 593 envelopes)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m replaystore.fixtures",
+        description="Write the deterministic fixture envelopes and catalog.json to FOLDER.",
+    )
+    parser.add_argument("folder", nargs="?", default="data/fixtures", help="default: %(default)s")
+    target = parser.parse_args(argv).folder
     print(f"wrote {write_fixtures(target)} envelopes to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

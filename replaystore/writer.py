@@ -11,6 +11,7 @@ as a `BackgroundTask` handed to the constructor.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -24,6 +25,9 @@ from replaystore.storage.store import Store
 log = logging.getLogger(__name__)
 
 JOURNAL_DIR = "journal"  # under a local store's root
+# A store on object storage journals on the writer's local disk (issue 13): `--journal DIR`,
+# else REPLAYSTORE_JOURNAL, else a folder of the user's cache named after the store's URL.
+JOURNAL_ENV = "REPLAYSTORE_JOURNAL"
 DRAIN_SECONDS = 60.0  # how long close() lets the journal drain before leaving it for restart
 
 
@@ -64,14 +68,16 @@ class Writer:
         *,
         tasks: Sequence[BackgroundTask] = (),
         command: str | None = None,
+        journal: str | None = None,
     ) -> None:
         self.store = store
         self.tasks = list(tasks)
+        self.journal_dir = journal_dir(store.layout.root, journal)
         store.lock.acquire(command)
         try:
             with store.lock.hold():
                 store.recover()
-            self.ingest = _ingest_for(store)
+            self.ingest = _ingest_for(store, self.journal_dir)
             for task in self.tasks:
                 task.start()
         except BaseException:
@@ -105,16 +111,33 @@ class Writer:
             log.warning("writer: a commit is still running; the lock stays until the process exits")
 
 
-def _ingest_for(store: Store) -> IngestService | SyncIngest:
-    """The durable journaled service for a local store; remote stores write synchronously."""
-    if not store.layout.is_local:
-        return SyncIngest(store)
+def journal_dir(root: str, journal: str | None = None) -> str:
+    """Where the writer of the store at `root` journals: `journal` if given; a local store's
+    `journal/` folder; for a URL, REPLAYSTORE_JOURNAL or
+    `$XDG_CACHE_HOME/replaystore/journals/<scheme>-<bucket>-<digest of the URL>` (~/.cache
+    without XDG_CACHE_HOME), so a restarted writer of the same store replays what it left."""
+    if journal:
+        return os.path.abspath(os.path.expanduser(journal))
+    if "://" not in root:
+        return os.path.join(root, JOURNAL_DIR)
+    if os.environ.get(JOURNAL_ENV):
+        return os.path.abspath(os.path.expanduser(os.environ[JOURNAL_ENV]))
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    scheme, rest = root.split("://", 1)
+    bucket = "".join(c if c.isalnum() or c in "-_." else "_" for c in rest.split("/", 1)[0])
+    digest = hashlib.sha256(root.encode()).hexdigest()[:16]
+    return os.path.join(cache, "replaystore", "journals", f"{scheme}-{bucket}-{digest}")
+
+
+def _ingest_for(store: Store, folder: str) -> IngestService:
+    """The durable journaled service, its journal on this machine's disk (see journal_dir)."""
     try:
-        return IngestService(store, os.path.join(store.layout.root, JOURNAL_DIR))
+        return IngestService(store, folder)
     except OSError as error:
         if error.errno in READ_ONLY_ERRNOS:
+            where = "" if store.layout.is_local else f" at {folder} (choose one with --journal)"
             raise StoreNotWritable(
                 f"the store at {store.layout.root} is not writable ({error.strerror}): its "
-                "journal cannot be written"
+                f"journal{where} cannot be written"
             ) from None
         raise

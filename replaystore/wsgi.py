@@ -35,10 +35,11 @@ from replaystore.api import (
     json_response,
 )
 from replaystore.catalog import Catalog
-from replaystore.engine import Engine
+from replaystore.engines import EngineConfig, open_engine
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput
 from replaystore.metrics import REGISTRY
+from replaystore.query.replay_count import IssueResolver
 from replaystore.server_limits import MAX_BODY, ServerLimits
 from replaystore.storage.delete_jobs import DeleteJobRunner
 from replaystore.storage.maintenance import Maintenance, MaintenanceSettings
@@ -47,7 +48,6 @@ from replaystore.web import pages
 from replaystore.writer import Writer
 
 log = logging.getLogger(__name__)
-ENGINE_NAME = "duckdb"
 # The Link header repeats the request URL twice: bound it so answers stay parseable.
 MAX_QUERY_STRING = 16 * 1024
 MAX_HOST = 255
@@ -66,7 +66,7 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
     ("Access-Control-Max-Age", "3600"),
 )
-_PARAM = {"segment_id": r"\d{1,9}", "project_id": r"\d{1,15}", "job_id": r"\d{1,18}"}
+_PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}", "job_id": r"\d{1,18}"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/0/organizations/", "organizations"),
     Route("GET", f"{ORG}/projects/", "org_projects"),
     Route("GET", f"{ORG}/replays-events-meta/", "replays_events_meta"),
+    # Sentry's other replay routes (SPEC §5).
+    Route("GET", f"{ORG}/replay-selectors/", "replay_selectors"),
+    Route("GET", f"{ORG}/replay-count/", "replay_count"),
     # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
     Route("GET", "/", "page_list", auth=False),
     Route("GET", "/replays/{project}/{replay_id}/", "page_player", auth=False),
@@ -240,6 +243,9 @@ class WsgiApp:
         public_url: str | None = None,
         read_only: bool = False,
         maintenance: MaintenanceSettings | None = None,
+        issue_resolver: IssueResolver | None = None,
+        journal: str | None = None,
+        engine: EngineConfig | str | None = None,
     ) -> None:
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
@@ -253,11 +259,11 @@ class WsgiApp:
                 # The writer maintains its own store in the background (SPEC §6).
                 tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
                 runner = DeleteJobRunner(self.store)  # SPEC §5: deletion jobs run in the writer
-                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner])
-        self.catalog = Catalog(self.store.layout.root)
+                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner], journal=journal)
+        self.catalog = Catalog(self.store.layout.root, config=self.store.config)
         self.auth = auth
-        self.engine = Engine(self.store)
-        self.api = Api(self.store, self.engine, self.catalog, ingest)
+        self.engine = open_engine(self.store, engine)  # DuckDB unless `--engine` says otherwise
+        self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
         if self.writer is not None:
             self.api.job_started = runner.wake
 
@@ -410,9 +416,14 @@ def make_app(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    issue_resolver: IssueResolver | None = None,
+    journal: str | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> WsgiApp:
     """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
-    `maintenance` settings also runs the store's background maintenance."""
+    `maintenance` settings also runs the store's background maintenance. `issue_resolver`
+    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5). `journal`:
+    where the writer journals (default: writer.journal_dir)."""
     return WsgiApp(
         data_dir,
         auth=auth,
@@ -420,6 +431,9 @@ def make_app(
         public_url=public_url,
         read_only=read_only,
         maintenance=maintenance,
+        issue_resolver=issue_resolver,
+        journal=journal,
+        engine=engine,
     )
 
 
@@ -443,6 +457,8 @@ def serve(
     public_url: str | None = None,
     read_only: bool = False,
     maintenance: MaintenanceSettings | None = None,
+    journal: str | None = None,
+    engine: EngineConfig | str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
     tables and release the store. No auth only on loopback (SPEC §2). A writing server
@@ -471,6 +487,8 @@ def serve(
             public_url=public_url,
             read_only=read_only,
             maintenance=maintenance or MaintenanceSettings(),
+            journal=journal,
+            engine=engine,
         )
     except BaseException:
         server.close()
@@ -483,7 +501,7 @@ def serve(
             server.effective_port,
             app.store.layout.root,
             "read-only" if read_only else "writer",
-            ENGINE_NAME,
+            app.engine.name,
             app.replayed,
             time.monotonic() - started,
         )

@@ -4,6 +4,7 @@ serves any WSGI app under a real waitress server on 127.0.0.1 with a free port."
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from replaystore.catalog import Catalog
 from replaystore.storage import schema
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.store import Store
+from tests.s3server import S3Server, running_s3
 
 # Midnight two days ago: inside every default window (7 days) whatever day the tests run.
 BASE = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
@@ -178,3 +180,26 @@ def serving(app: Any) -> Iterator[str]:
 def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> FixtureStore:
     """The shared read-only store; tests that write build their own with `build_store`."""
     return build_store(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (`weed mini`, 127.0.0.1, free ports, a temp folder) for the session;
+    its `AWS_*` variables are set in this process meanwhile, as an operator would (SPEC §2)."""
+    with running_s3(tmp_path_factory.mktemp("s3")) as server:
+        saved = {name: os.environ.get(name) for name in server.env}
+        os.environ.update(server.env)
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture
+def s3_url(s3_server: S3Server) -> str:
+    """A new, empty store URL on the session's S3 server."""
+    return s3_server.url()

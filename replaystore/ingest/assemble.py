@@ -10,12 +10,14 @@ import pyarrow as pa
 
 from replaystore.errors import IngestError
 from replaystore.ingest import clock
+from replaystore.ingest.api_replay import ReplayRows
 from replaystore.ingest.clicks import extract_clicks
 from replaystore.ingest.recording import Recording
 from replaystore.storage import schema
 from replaystore.storage.batch import Blob, WriteBatch
 
 SegmentKey = tuple[int, str, int]
+GIVEN = "given"  # marks a click row a `replay` line gave (not a stored column)
 
 
 def located(error: IngestError, where: str) -> IngestError:
@@ -32,6 +34,8 @@ class Collector:
     blobs: dict[SegmentKey, Blob] = field(default_factory=dict)
     clicks: list[dict[str, Any]] = field(default_factory=list)
     links: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
+    # Replays whose click rows a `replay` line gave: none are extracted from their recordings.
+    clicks_given: set[tuple[int, str]] = field(default_factory=set)
 
     def add_segment(self, row: dict[str, Any]) -> None:
         key = (row["project_id"], row["replay_id"], row["segment_id"])
@@ -60,6 +64,15 @@ class Collector:
         self.links.pop(key, None)
         self.links[key] = row
 
+    def add_replay(self, rows: ReplayRows) -> None:
+        """Add the rows of a `replay` line; its clicks replace those of the recordings."""
+        for row in rows.segments:
+            self.add_segment(row)
+        for row in rows.links:
+            self.add_link(row)
+        self.clicks_given.add((rows.project_id, rows.replay_id))
+        self.clicks.extend({**row, GIVEN: True} for row in rows.clicks)
+
     def absorb(self, other: Collector) -> None:
         """Add `other`'s rows after this one's, as if they had been collected here."""
         for row in other.segments.values():
@@ -68,12 +81,15 @@ class Collector:
             self.blobs.pop(key, None)
             self.blobs[key] = blob
         self.clicks.extend(other.clicks)
+        self.clicks_given.update(other.clicks_given)
         for row in other.links.values():
             self.add_link(row)
 
     def _clicks(self) -> list[dict[str, Any]]:
         winners: dict[tuple[int, str, str], dict[str, Any]] = {}
         for row in self.clicks:
+            if (row["project_id"], row["replay_id"]) in self.clicks_given and GIVEN not in row:
+                continue
             key = (row["project_id"], row["replay_id"], row["event_hash"])
             held = winners.get(key)
             # The dead/rage version of a click wins over the plain one; else the later one.

@@ -12,6 +12,7 @@ import orjson
 
 from replaystore.errors import IngestError
 from replaystore.ingest import values as v
+from replaystore.ingest.api_replay import ReplayRows
 from replaystore.ingest.assemble import Collector, located
 from replaystore.ingest.envelopes import (
     EnvelopeInput,
@@ -32,7 +33,7 @@ from replaystore.ingest.recording import (
 from replaystore.ingest.replay_event import normalise_replay_event, segment_id
 from replaystore.storage.batch import WriteBatch
 
-LINE_TYPES = ("replay_event", "replay_recording", "event", "envelope")
+LINE_TYPES = ("replay_event", "replay_recording", "event", "envelope", "replay")
 
 
 def _project_id(line: Mapping[str, Any], required: bool = True) -> int | None:
@@ -98,6 +99,9 @@ def _collect_line(
     if kind not in LINE_TYPES:
         raise v.fail("type", f"expected one of {', '.join(LINE_TYPES)}, got {v.describe(kind)}")
     origin = _origin(line, now)
+    if kind == "replay":
+        collector.add_replay(ReplayRows(line, origin.project_id, origin.received))
+        return
     if kind == "replay_recording":
         replay_id = v.uuid_hex(line.get("replay_id"), "replay_id")
         collector.add_recording(origin.project_id, replay_id, _recording(line, limit))

@@ -9,6 +9,7 @@ from replaystore.errors import IngestError
 from replaystore.ingest import values as v
 from replaystore.ingest.origin import Origin
 
+TRANSACTION_LIMIT = 200  # Relay trims a transaction name to this many characters
 LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
 # Relay's spellings that mean one of the levels above.
 LEVEL_ALIASES = {"critical": "fatal", "warn": "warning", "log": "info"}
@@ -78,4 +79,6 @@ def link_row(
         "level": level(event.get("level")),
         "timestamp": moment,
         "month": v.month_of(moment),
+        # replay-count's `transaction:[...]` counts replays by it (SPEC §5).
+        "transaction": v.lenient_text(event.get("transaction"), "transaction", TRANSACTION_LIMIT),
     }

@@ -96,6 +96,18 @@ def replay_id_or_none(value: str) -> str | None:
         return None
 
 
+# Segment ids are stored as 32-bit integers (schema.SEGMENTS): a larger one names no segment.
+MAX_SEGMENT_ID = 2**31 - 1
+
+
+def segment_id_or_none(value: str) -> int | None:
+    """The segment id a path gives (digits), or None when it is beyond the stored range."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_SEGMENT_ID)):
+        return None
+    number = int(value)
+    return number if number <= MAX_SEGMENT_ID else None
+
+
 def is_replay_id(value: str) -> bool:
     return bool(_HEX32.match(value))
 

@@ -128,7 +128,7 @@ def _values_source(key: str, base: exp.Expression) -> exp.Select:
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)
     if key in LIST_KEYS:
         # `urls` keeps a page visited twice twice; a replay counts once per value.
-        values = exp.func("list_distinct", exp.column(LIST_KEYS[key]))
+        values = exp.ArrayDistinct(this=exp.column(LIST_KEYS[key]))
         explode = exp.Explode(this=values).as_("value")
         return exp.select(*keep, explode).from_("replays").where(exp.and_(base, _not_archived()))
     # A custom key: that key's rows of the tag index (one per replay and value).

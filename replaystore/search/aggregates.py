@@ -123,8 +123,8 @@ def duration() -> exp.Expression:
     )
     finished = exp.Max(this=sql.col("timestamp", "s"))
     micros = exp.Sub(
-        this=exp.func("epoch_us", finished, dialect="duckdb"),
-        expression=exp.func("epoch_us", started, dialect="duckdb"),
+        this=exp.UnixMicros(this=finished),
+        expression=exp.UnixMicros(this=started),
     )
     whole = exp.IntDiv(this=exp.paren(micros), expression=exp.Literal.number(1_000_000))
     return _scalar(correlated("segments", "s").select(whole))

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -102,9 +102,15 @@ def _index_source(files: list[str]) -> exp.Expression:
 
 
 class BlobStore:
-    def __init__(self, layout: Layout) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        attach: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyConnection] | None = None,
+    ) -> None:
         self._layout = layout
         self._fs: fsspec.AbstractFileSystem = layout.fs
+        # Lets the index scans read remote files (StorageConfig.attach).
+        self._attach = attach or (lambda con: con)
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._cache: OrderedDict[tuple, dict[int, Location]] = OrderedDict()
@@ -122,7 +128,9 @@ class BlobStore:
     def _query(self, query: exp.Expression) -> list[tuple]:
         with self._lock:
             if self._con is None:
-                self._con = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
+                self._con = self._attach(
+                    duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
+                )
             return self._con.execute(query.sql(dialect="duckdb")).fetchall()
 
     # -- writing ---------------------------------------------------------------------------
@@ -165,6 +173,9 @@ class BlobStore:
     def _put(self, path: str, data: bytes) -> None:
         # A sibling temp file moved into place: a crash never leaves a truncated pack that
         # an index row could point at (the index row is committed after the pack exists).
+        if not self._layout.is_local:
+            self._fs.pipe_file(path, data)  # one PUT: atomic on an object store
+            return
         self._fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         tmp = f"{path}{TEMP_MARK}{uuid.uuid4().hex}"
         self._fs.pipe_file(tmp, data)
@@ -260,7 +271,9 @@ class BlobStore:
         query = newest_locations(_index_source(index_files))
         with self._lock:
             if self._con is None:
-                self._con = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
+                self._con = self._attach(
+                    duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
+                )
             table = self._con.sql(query.sql(dialect="duckdb")).to_arrow_table()
         return table.cast(RECORDINGS)
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.storage import schema, selector_counts
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import (
     DEFAULT_RETENTION,
@@ -64,6 +64,7 @@ def compact(store: Store, *, retention: timedelta = DEFAULT_RETENTION) -> Compac
     with store.writing():
         folded, months = _fold_recent(store)
         compacted = {t: compact_raw(store.tables[t]) for t in RAW_TABLES}
+        selector_counts.consolidate(store)  # the ranking's signed counts, summed per group
         store.publish()
         vacuumed = sum(vacuum_table(dt, retention) for dt in store.tables.values())
         # vacuum commits change no data; publish them so recovery never sees them as unpublished

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.storage import schema, selector_counts
 from replaystore.storage.blobs import Purge
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.summary import compute_summaries
@@ -34,6 +34,7 @@ def delete_replay(
         if _rows_of(con, "archives", project_id, replay_id, ("month",)):
             return False
         before = compute_summaries(con, key, updated)
+        purged_counts = selector_counts.counts(con, [(selector_counts.stored_clicks(con, key), -1)])
         months = {
             table: sorted({m for (m,) in _rows_of(con, table, project_id, replay_id, ("month",))})
             for table in PURGED
@@ -53,6 +54,7 @@ def delete_replay(
             merge_rows(store.tables[table], rows, ("project_id", "replay_id"), delete=True)
         if archived is not None:
             append(store.tables["replays_recent"], archived)
+        selector_counts.record(store, purged_counts)
         store.publish()
         store.blobs.remove_packs(purge.packs)
     return True

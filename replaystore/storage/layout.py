@@ -17,7 +17,8 @@ RAW_TABLES = ("segments", "clicks", "links", "archives", "viewers")
 SUMMARY_TABLES = ("replays", "replays_recent")
 INDEX_TABLES = ("tags",)  # derived from the summary base by compaction
 BLOB_TABLES = ("recordings",)  # where each recording body is packed (storage/blobs.py)
-ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES + BLOB_TABLES
+COUNT_TABLES = ("selectors",)  # signed counts written beside the raw rows (selector_counts.py)
+ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES + BLOB_TABLES + COUNT_TABLES
 _REPLAY_ID = re.compile(r"[0-9a-f]{32}")
 
 

@@ -5,8 +5,9 @@ store identity in this process (so two handles in one process never lock each ot
 backed by a `Lease` that excludes other processes. `FileLease` is the local-disk lease: an
 OS file lock (`flock`) on `.writer.lock` in the store's root, which the kernel releases when
 the holding process dies, however it dies; the holder's pid, host, command and start time are
-written inside the file so a refused writer can say who holds the store. A lease on object
-storage implements the same three methods (`acquire`, `release`, `holder`).
+written inside the file so a refused writer can say who holds the store. The lease on object
+storage (`lease.ObjectLease`: conditional put, expiry, renewal) implements the same three
+methods (`acquire`, `release`, `holder`) plus `check` (raises once the lease was lost).
 """
 
 from __future__ import annotations
@@ -192,6 +193,12 @@ class WriterLock:
     def holder(self) -> Holder | None:
         return self.lease.holder()
 
+    def check(self) -> None:
+        """Raise when this process's lease was lost (object storage: taken over)."""
+        check = getattr(self.lease, "check", None)
+        if check is not None and self._depth > 0:
+            check()
+
     @property
     def held(self) -> bool:
         return self._depth > 0
@@ -250,6 +257,9 @@ class NoWriterLock:
         return None
 
     def holder(self) -> Holder | None:
+        return None
+
+    def check(self) -> None:
         return None
 
     @contextlib.contextmanager

@@ -48,6 +48,7 @@ from prometheus_client import Gauge
 from sqlglot import exp
 
 from replaystore.metrics import REGISTRY
+from replaystore.storage import selector_counts
 from replaystore.storage.compact import (
     compact_raw,
     fold_plan,
@@ -76,7 +77,7 @@ log = logging.getLogger(__name__)
 RUNS = MAINTENANCE_RUNS  # one counter for compact and every background task
 
 # written by every commit: merged by size
-MERGED_TABLES = (*RAW_TABLES, "replays_recent", "recordings")
+MERGED_TABLES = (*RAW_TABLES, "replays_recent", "recordings", "selectors")
 FOLDED = ("replays", "tags")  # written only by the fold
 
 LIVE_FILES = Gauge(
@@ -99,6 +100,7 @@ class MaintenanceSettings:
     fold_age: float = 60.0
     quiet_seconds: float = 2.0
     max_base_files: int = 24
+    selector_fold_rows: int = 20_000  # selector count deltas summed at a quiet moment
     retention_days: int | None = 90
     retention_every: float = 3600.0
     file_retention: timedelta = DEFAULT_RETENTION
@@ -200,6 +202,7 @@ class Maintenance:
             report.merged.update(self._merge(table))
         report.packs_merged = self._run("packs", self._merge_packs) or 0
         self._fold(report)
+        self._run("selectors", self._fold_selectors)
         now = time.monotonic()
         if self.settings.retention_days is not None and (
             self._last_retention is None
@@ -365,9 +368,22 @@ class Maintenance:
             m if plan[m] is None else f"{m} from {plan[m]:%d %H:%M}" for m in plan
         ]
 
+    def _fold_selectors(self) -> int:
+        """At a quiet moment, sum the selector counts' deltas once enough have piled up
+        (storage/selector_counts.py; compaction folds them into the totals for good)."""
+        if time.monotonic() - self.store.last_write < self.settings.quiet_seconds:
+            return 0
+        with self.store.lock.hold():
+            self.store.refresh()
+            if selector_counts.unfolded_rows(self.store) < self.settings.selector_fold_rows:
+                return 0
+            months = selector_counts.fold_deltas(self.store)
+            self.store.publish()
+        return months
+
     def _connection(self, files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = duckdb.connect(config=dict(SCAN_CONFIG))
+            self._con = self.store.duckdb(SCAN_CONFIG)
         register_views(self._con, files)
         return self._con
 

@@ -36,12 +36,15 @@ WRITER_PROPERTIES = WriterProperties(
 # The `replays` summary (base and recent tier) is laid out for reading. Its row groups are
 # small: the list endpoint's top-N fetches its page by row number (late materialization),
 # decoding a 2,048-row vector of each fetched column, and min/max stats on started_at skip
-# more. LZ4 instead of zstd, pages of 128 KiB and no dictionary for the always-distinct
+# more. A fast codec instead of zstd, pages of 128 KiB and no dictionary for the always-distinct
 # `payload` make that fetch cheaper (medium, interleaved runs: browse SQL 13.0 -> 10.2 ms, a
 # fetch by id 9.1 -> 6.5 ms) for ~1.6x the summary's bytes; the raw tables stay zstd.
+# Snappy, not LZ4_RAW: every reader of the tables handles it (Spark 4.3 failed on LZ4_RAW
+# dictionary pages, issue 13), at the same read cost (benchmarks/results/codecs-small.md:
+# browse_7d p50 12.9 ms LZ4_RAW, 10.2 ms Snappy, 13.4 ms zstd; 79.7 / 77.6 / 48.7 MB).
 SUMMARY_ROW_GROUP_ROWS = 8_192
 SUMMARY_WRITER_PROPERTIES = WriterProperties(
-    compression="LZ4_RAW",
+    compression="SNAPPY",
     max_row_group_size=SUMMARY_ROW_GROUP_ROWS,
     data_page_size_limit=128 * 1024,
     column_properties={
@@ -73,6 +76,7 @@ STATS_COLUMNS: dict[str, str] = {
     "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
     "tags": "project_id,started_at",
     "recordings": "project_id,written_at",
+    "selectors": "project_id,day,flagged",
 }
 
 

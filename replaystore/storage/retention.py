@@ -18,6 +18,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
+from replaystore.storage import selector_counts
 from replaystore.storage.delete import purge_blobs
 from replaystore.storage.layout import ALL_TABLES, RAW_TABLES
 from replaystore.storage.properties import writer_properties
@@ -46,10 +47,13 @@ def expire(store: Store, cutoff: datetime) -> int:
         t: DeltaTable(store.layout.table_uri(t), storage_options=store.storage_options)
         for t in ALL_TABLES
     }
-    con = duckdb.connect(config=dict(SCAN_CONFIG))
+    con = store.duckdb(SCAN_CONFIG)
     try:
         register_views(con, files)
         keys = _expired_keys(con, cutoff)
+        # The ranking's counts lose the purged clicks (storage/selector_counts.py).
+        purged = selector_counts.stored_clicks(con, keys)
+        purged_counts = selector_counts.counts(con, [(purged, -1)])
     finally:
         con.close()
     if not keys:
@@ -61,11 +65,13 @@ def expire(store: Store, cutoff: datetime) -> int:
         }
     )
     for table, dt in tables.items():
-        if table != "recordings":  # the blob purge below removes the index rows
+        # The blob purge below removes the index rows; counts are taken off, not removed.
+        if table not in ("recordings", selector_counts.TABLE):
             _remove(dt, table, source, cutoff)
     with store.lock.hold():
         store.refresh()
         purge = purge_blobs(store, set(keys), store.now())
+        selector_counts.record(store, purged_counts)
         store.publish()
     store.blobs.remove_packs(purge.packs)
     return len(keys)

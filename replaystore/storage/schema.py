@@ -101,8 +101,13 @@ LINKS = pa.schema(
         ("level", pa.string()),  # fatal | error | warning | info | debug
         ("timestamp", TS),
         ("month", pa.string()),
+        ("transaction", pa.string()),  # the event's transaction name ("" when none)
     ]
 )
+
+# Columns added to a table after stores were written without them, and the value the rows
+# already stored get (`tables.open_or_create` adds them when it opens such a store).
+ADDED_COLUMNS: dict[str, dict[str, object]] = {"links": {"transaction": ""}}
 
 # Archive markers written by DELETE: one row per deleted (project_id, replay_id).
 ARCHIVES = pa.schema(
@@ -214,6 +219,37 @@ TAGS = pa.schema(
     ]
 )
 
+# Signed click counts per (project, UTC day, environment, element): the precomputed form of the
+# replay-selectors ranking (storage/selector_counts.py). Ingest appends +1 rows for new clicks,
+# DELETE and retention -1 rows for purged ones; compaction sums them. `class` is the element's
+# class list without empty strings (the ranking's group key, extra §2.3); `flagged` says the
+# rows count dead or rage clicks (rows of plain clicks have dead = rage = 0). Compaction also
+# writes the all-time totals of the folded rows in partition `month = "all"` (`day` null;
+# `environment` null in the totals over every environment).
+SELECTOR_COUNTS = pa.schema(
+    [
+        ("project_id", pa.int64()),
+        ("day", TS),  # UTC midnight of the clicks' day
+        ("environment", pa.string()),
+        ("tag", pa.string()),
+        ("id", pa.string()),
+        ("class", STR_LIST),
+        ("role", pa.string()),
+        ("alt", pa.string()),
+        ("testid", pa.string()),
+        ("aria_label", pa.string()),
+        ("title", pa.string()),
+        ("component_name", pa.string()),
+        ("element_key", pa.string()),  # the attributes above as one text (selector_counts.py)
+        ("flagged", pa.bool_()),
+        ("folded", pa.bool_()),  # written by compaction (in the totals), else a write's delta
+        ("clicks", pa.int64()),
+        ("dead", pa.int64()),
+        ("rage", pa.int64()),
+        ("month", pa.string()),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "segments": SEGMENTS,
     "clicks": CLICKS,
@@ -222,6 +258,7 @@ TABLES: dict[str, pa.Schema] = {
     "viewers": VIEWERS,
     "replays": REPLAYS,
     "tags": TAGS,
+    "selectors": SELECTOR_COUNTS,
 }
 
 # Upsert keys (DESIGN.md): a row whose key is already stored is not written again.

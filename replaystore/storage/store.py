@@ -17,7 +17,8 @@ from replaystore.errors import ReplayStoreError
 from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.blobs import BlobStore
-from replaystore.storage.layout import ALL_TABLES, Layout
+from replaystore.storage.layout import ALL_TABLES, Layout, normalize_root
+from replaystore.storage.lease import ObjectLease
 from replaystore.storage.lock import (
     FileLease,
     NoWriterLock,
@@ -31,6 +32,7 @@ from replaystore.storage.manifest import (
     publish_manifest,
     read_manifest,
 )
+from replaystore.storage.objectstore import StorageConfig
 from replaystore.storage.properties import DEFAULT_RETENTION
 from replaystore.storage.snapshot import Snapshot, SnapshotReader, file_month
 from replaystore.storage.tables import COMMIT, made_by_replaystore, open_all
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # DuckDB settings for the store's own scans (ingest dedupe, summaries, compaction).
 SCAN_CONFIG = {"threads": 2, "memory_limit": "1GB"}
+# On an object store readers re-read the manifest at most this often (a GET each): read-only
+# servers see a new commit within this, well inside issue 13's 5 s.
+MANIFEST_POLL = 1.0
 
 COMMIT_SECONDS = Histogram(
     "replaystore_commit_seconds",
@@ -68,6 +73,12 @@ class StoreNotFound(ReplayStoreError):
     status = 404
 
 
+class StoreUnreachable(ReplayStoreError):
+    """The store's object storage did not answer (endpoint, bucket or credentials wrong)."""
+
+    status = 503
+
+
 class Store:
     """A replay store under one root. Use `Store.open`."""
 
@@ -78,15 +89,21 @@ class Store:
         tables: dict[str, DeltaTable],
         *,
         read_only: bool = False,
+        config: StorageConfig | None = None,
     ) -> None:
         self.layout = layout
-        self.storage_options = storage_options
+        # deltalake's options; `config` also holds the fsspec filesystem (kept apart).
+        self.config = config or StorageConfig(layout.root, storage_options, layout.fs)
+        self.storage_options = self.config.storage_options
         self.tables = tables
         self.read_only = read_only
-        self.blobs = BlobStore(layout)
-        self.lock: WriterLock | NoWriterLock = _writer_lock(layout, read_only)
-        self._reader = SnapshotReader({t: layout.table_uri(t) for t in ALL_TABLES}, storage_options)
+        self.blobs = BlobStore(layout, self.config.attach)
+        self.lock: WriterLock | NoWriterLock = _writer_lock(layout, read_only, self.config)
+        self._reader = SnapshotReader(
+            {t: layout.table_uri(t) for t in ALL_TABLES}, self.storage_options
+        )
         self._cached: tuple[object, Snapshot] | None = None
+        self._checked = float("-inf")  # time.monotonic() of the last remote manifest read
         self._last_now = datetime.min.replace(tzinfo=UTC)
         self._scan: duckdb.DuckDBPyConnection | None = None
         # Tables background maintenance is rewriting in several commits (the summary fold):
@@ -115,17 +132,21 @@ class Store:
         StoreNotFound instead. A read-only store never takes the writer lock and refuses every
         write. Opening takes no lock: each write takes the writer lock (StoreLocked when another
         process holds it), and a long-lived writer holds it with `store.lock.acquire()`.
-        `storage_options` go to deltalake; `filesystem` (default: fsspec for root) holds blobs.
+        On `s3://bucket/prefix` the settings come from the `AWS_*` variables
+        (objectstore.py); `storage_options` (the same `AWS_*` names) override them for
+        deltalake and the fsspec filesystem built from them; `filesystem` replaces that one.
         """
-        layout = Layout.for_root(root, filesystem)
-        exists = read_manifest(layout.manifest_path, storage_options) is not None
+        config = StorageConfig.for_root(normalize_root(root), storage_options, filesystem)
+        layout = Layout.for_root(root, config.fs)
+        options = config.storage_options
+        exists = _manifest_exists(layout, config)
         if not exists and (read_only or not create):
             raise StoreNotFound(f"no replay store at {layout.root}")
         if read_only:
-            return cls(layout, storage_options, {}, read_only=True)
+            return cls(layout, options, {}, read_only=True, config=config)
         if exists:
-            return cls(layout, storage_options, open_all(layout, storage_options))
-        lock = _writer_lock(layout, read_only=False)
+            return cls(layout, options, _open_tables(layout, config), config=config)
+        lock = _writer_lock(layout, False, config)
         if layout.is_local:
             try:
                 layout.fs.makedirs(layout.root, exist_ok=True)
@@ -134,7 +155,7 @@ class Store:
                     f"cannot create a store at {layout.root}: {error.strerror or error}"
                 ) from None
         with lock.hold():
-            store = cls(layout, storage_options, open_all(layout, storage_options))
+            store = cls(layout, options, _open_tables(layout, config), config=config)
             store.recover()
         return store
 
@@ -143,11 +164,16 @@ class Store:
     def snapshot(self) -> Snapshot:
         """Every table's files at the published manifest (cached until it changes)."""
         path = self.layout.manifest_path
-        token = manifest_token(path)
         cached = self._cached
+        if self.config.remote:
+            now = time.monotonic()
+            if cached is not None and now - self._checked < MANIFEST_POLL:
+                return cached[1]
+            self._checked = now
+        token = manifest_token(path)
         if token is not None and cached is not None and cached[0] == token:
             return cached[1]
-        manifest = read_manifest(path, self.storage_options)
+        manifest = read_manifest(path, self.config)
         if manifest is None:
             raise FileNotFoundError(f"no manifest at {path}: open the store with Store.open")
         if cached is not None and cached[1].seq == manifest.seq:
@@ -161,9 +187,13 @@ class Store:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection whose views read the current snapshot."""
-        con = duckdb.connect(config=dict(SCAN_CONFIG))
+        con = self.duckdb()
         register_views(con, snapshot_files(self.snapshot()))
         return con
+
+    def duckdb(self, settings: dict | None = None) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection that can read this store's files (local or remote)."""
+        return self.config.attach(duckdb.connect(config=dict(settings or SCAN_CONFIG)))
 
     def read_blob(self, project_id: int, replay_id: str, segment_id: int) -> bytes | None:
         """One recording body, from the pack the current snapshot's index names."""
@@ -255,7 +285,7 @@ class Store:
         without the tag was made by another program (Spark, a deltalake script): it is never
         undone; it and the tagged commits before it are published as they are.
         """
-        manifest = read_manifest(self.layout.manifest_path, self.storage_options)
+        manifest = read_manifest(self.layout.manifest_path, self.config)
         self.refresh()
         if manifest is not None:
             for name, version in manifest.versions.items():
@@ -286,7 +316,7 @@ class Store:
     def publish(self, previous: Manifest | None = None) -> Manifest:
         """Publish the tables' latest versions (no-op when they are already published)."""
         if previous is None:
-            previous = read_manifest(self.layout.manifest_path, self.storage_options)
+            previous = read_manifest(self.layout.manifest_path, self.config)
         published = previous.versions if previous is not None else {}
         versions = {
             name: published[name] if name in self._held and name in published else dt.version()
@@ -295,8 +325,12 @@ class Store:
         if previous is not None and previous.versions == versions:
             return previous
         manifest = Manifest(seq=(previous.seq + 1) if previous else 1, versions=versions)
-        publish_manifest(self.layout.manifest_path, manifest, self.storage_options)
-        return manifest
+        self.lock.check()  # a writer that lost its lease publishes nothing (issue 13)
+        published = publish_manifest(
+            self.layout.manifest_path, manifest, self.config, previous=previous
+        )
+        self._checked = float("-inf")  # this process reads its own publish at once
+        return published
 
     def latest_files(self, table: str, months: set[str] | None = None) -> list[str]:
         """Files of a table at the writer's latest version (unpublished commits included)."""
@@ -309,31 +343,52 @@ class Store:
         """The writers' own DuckDB connection (reused: call with self.lock held), its views
         re-pointed at the given files."""
         if self._scan is None:
-            self._scan = duckdb.connect(config=dict(SCAN_CONFIG))
+            self._scan = self.duckdb()
         register_views(self._scan, files)
         return self._scan
 
 
-def _writer_lock(layout: Layout, read_only: bool) -> WriterLock | NoWriterLock:
+def _writer_lock(
+    layout: Layout, read_only: bool, config: StorageConfig
+) -> WriterLock | NoWriterLock:
     if read_only:
         return NoWriterLock(layout.root)
     if layout.is_local:
         return shared_writer_lock(layout.root, lambda: FileLease(layout.lock_path, layout.root))
-    # Object storage: exclusion within this process only, until its lease exists.
-    return shared_writer_lock(layout.root, _ProcessLease)
+    # Object storage: a conditional-put lease with expiry and renewal (lease.py).
+    return shared_writer_lock(layout.root, lambda: ObjectLease(config, layout.root))
 
 
-class _ProcessLease:
-    """A lease that excludes nobody outside this process (object stores, for now)."""
+def _open_tables(layout: Layout, config: StorageConfig) -> dict[str, DeltaTable]:
+    if layout.is_local:
+        return open_all(layout, config.storage_options)
+    try:
+        return open_all(layout, config.storage_options)
+    except ReplayStoreError:
+        raise
+    except Exception as error:  # deltalake's OSError/DeltaError: one line, not a traceback
+        raise StoreUnreachable(_unreachable(layout.root, config, error)) from None
 
-    def acquire(self, holder: object) -> None:
-        return None
 
-    def release(self) -> None:
-        return None
+def _unreachable(root: str, config: StorageConfig, error: Exception) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = f"cannot open the tables of the store at {root}: {first}"
+    options = config.storage_options or {}
+    endpoint = options.get("AWS_ENDPOINT_URL", "")
+    if endpoint.startswith("http://") and options.get("AWS_ALLOW_HTTP", "").lower() != "true":
+        text += f" (the endpoint {endpoint} is http://: set AWS_ALLOW_HTTP=true)"
+    return text
 
-    def holder(self) -> None:
-        return None
+
+def _manifest_exists(layout: Layout, config: StorageConfig) -> bool:
+    if layout.is_local:
+        return read_manifest(layout.manifest_path, config) is not None
+    try:
+        return read_manifest(layout.manifest_path, config) is not None
+    except ReplayStoreError:
+        raise
+    except Exception as error:  # botocore's and aiohttp's errors are not all OSErrors
+        raise StoreUnreachable(f"cannot read the store at {layout.root}: {error}") from None
 
 
 def _files_differ(dt: DeltaTable, version: int, storage_options: dict | None) -> bool:

@@ -14,6 +14,7 @@ from sqlglot import exp
 from replaystore.errors import ReplayStoreError
 from replaystore.storage.layout import ALL_TABLES, Layout, table_schema
 from replaystore.storage.properties import PARTITION_BY, WRITER_PROPERTIES, table_configuration
+from replaystore.storage.schema import ADDED_COLUMNS
 
 T = TypeVar("T")
 
@@ -45,11 +46,36 @@ def open_or_create(layout: Layout, table: str, storage_options: dict | None) -> 
         )
     stored = {f.name for f in dt.schema().fields}
     missing = [name for name in table_schema(table).names if name not in stored]
+    if missing and set(missing) <= set(ADDED_COLUMNS.get(table, {})):
+        dt, missing = _add_columns(dt, table, missing), []
     if missing:
         raise ReplayStoreError(
             f"the store at {layout.root} was written by an older replaystore: table {table!r} "
             f"has no column {', '.join(map(repr, missing))}; re-create the store and ingest again"
         )
+    return dt
+
+
+def _add_columns(dt: DeltaTable, table: str, names: list[str]) -> DeltaTable:
+    """Rewrite a table written before `names` were added, old rows getting ADDED_COLUMNS'
+    values. The commit carries no writer tag: recovery publishes it like another program's
+    commit, never rolls it back (Store.recover)."""
+    data = dt.to_pyarrow_table()
+    for name in names:
+        default = ADDED_COLUMNS[table][name]
+        field = table_schema(table).field(name)
+        data = data.append_column(field, pa.array([default] * data.num_rows, field.type))
+    target = table_schema(table)
+    write_deltalake(
+        dt,
+        data.select(target.names).cast(target),
+        mode="overwrite",
+        schema_mode="overwrite",
+        partition_by=PARTITION_BY,
+        writer_properties=WRITER_PROPERTIES,
+        commit_properties=CommitProperties(max_commit_retries=100),
+    )
+    dt.update_incremental()
     return dt
 
 
@@ -63,7 +89,14 @@ def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTab
             f"the store at {layout.root} was written by an older replaystore: it has no tag "
             "index; re-create the store and ingest again"
         )
-    return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
+    # A store written before the ranking's counts existed gets them from its click rows.
+    counts_missing = exists("clicks") and not exists("selectors")
+    tables = {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
+    if counts_missing:
+        from replaystore.storage.selector_counts import rebuild_table
+
+        rebuild_table(tables["clicks"], tables["selectors"])
+    return tables
 
 
 def append(

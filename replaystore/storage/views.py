@@ -9,6 +9,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.storage.layout import RAW_TABLES, table_schema
+from replaystore.storage.objectstore import attach_files
 from replaystore.storage.snapshot import Snapshot
 
 DIALECT = "duckdb"
@@ -163,7 +164,10 @@ def register_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) 
     none."""
     sources = {t: t for t in RAW_TABLES}
     sources.update(replays_base="replays", replays_recent="replays_recent", tags_base="tags")
+    sources.update(selectors="selectors")  # the ranking's precomputed counts
     listed = {table: tuple(files.get(table, ())) for table in set(sources.values())}
+    # Files on object storage are read through that store's fsspec filesystem (no httpfs).
+    attach_files(con, (f for names in listed.values() for f in names[:1]))
     for view, table in sources.items():
         con.execute(_view_sql(view, table, listed[table]))
     if listed["replays_recent"]:

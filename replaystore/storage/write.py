@@ -12,7 +12,7 @@ from prometheus_client import Histogram
 from sqlglot import exp
 
 from replaystore.metrics import REGISTRY
-from replaystore.storage import schema
+from replaystore.storage import schema, selector_counts
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
@@ -70,6 +70,11 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
         files["replays"] = files["replays_recent"] = []
         con = store.scan_connection(files)
         new_rows, replaced = _new_rows(con, incoming, keys)
+        # The ranking's counts move with the click rows (storage/selector_counts.py).
+        overwritten = selector_counts.replaced_clicks(con, replaced)
+        selector_rows = selector_counts.counts(
+            con, [(new_rows["clicks"], 1), (replaced, 1), (overwritten, -1)]
+        )
         archived = _archived_keys(con, keys)
         blobs = [b for b in batch_blobs if (b.project_id, b.replay_id) not in archived]
         packed = store.blobs.pack(blobs, store.latest_files("recordings"), store.now())
@@ -77,6 +82,7 @@ def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
             append(store.tables[table], new_rows[table])
         append(store.tables["recordings"], packed)
         merge_rows(store.tables["clicks"], replaced, schema.KEYS["clicks"])
+        selector_counts.record(store, selector_rows)
         touched = sorted(_keys_of(*new_rows.values(), replaced))
         summaries = _summaries(store, touched, months) if touched else None
         if summaries is not None:

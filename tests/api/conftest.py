@@ -1,4 +1,5 @@
-"""A live server over the shared fixture store, and a client that speaks to it."""
+"""A live server over the shared fixture store, and a client that speaks to it; the same
+store on S3 (`weed mini`) behind a read-only server, for the modules that run on both."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 import requests
 
 from replaystore.wsgi import make_app
-from tests.conftest import ORG, FixtureStore, serving
+from tests.conftest import ORG, FixtureStore, build_store, serving
+from tests.s3server import S3Server
+
+STORES = ("local", "s3")  # `client_on_every_store` runs a module's tests on each
 
 
 @dataclass
@@ -35,5 +39,25 @@ def live(fixture_store: FixtureStore) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def client(live: str, fixture_store: FixtureStore) -> Client:
+def local_client(live: str, fixture_store: FixtureStore) -> Client:
     return Client(live, fixture_store.tokens[ORG])
+
+
+@pytest.fixture(scope="session")
+def client(local_client: Client) -> Client:
+    return local_client
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_server: S3Server) -> Iterator[Client]:
+    """The fixture store written to S3, served read-only (issue 13: the list, search and
+    details tests pass with the store on S3)."""
+    stored = build_store(s3_server.url("api-fixture"))  # type: ignore[arg-type]
+    with serving(make_app(str(stored.path), read_only=True)) as base:
+        yield Client(base, stored.tokens[ORG])
+
+
+def client_on_every_store(request: pytest.FixtureRequest) -> Client:
+    """Bind as a module's `client` fixture to run its tests on a local and an S3 store."""
+    name = "local_client" if request.param == "local" else "s3_client"
+    return request.getfixturevalue(name)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Client
+from tests.api.conftest import STORES, Client, client_on_every_store
 from tests.conftest import rid
 
 REPLAY = f"/api/0/projects/acme/web/replays/{rid(1)}"
+
+
+# The same tests with the store on local disk and on S3 (issue 13).
+client = pytest.fixture(scope="session", params=STORES, name="client")(client_on_every_store)
 
 
 def _body(segment_id: int) -> list:

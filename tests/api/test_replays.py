@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import Client
+from tests.api.conftest import STORES, Client, client_on_every_store
 from tests.conftest import BASE, REPLAYS, rid
 
 LIST = "/api/0/organizations/acme/replays/"
@@ -21,6 +21,10 @@ SENTRY_EXTRA = {
     "count_warnings", "count_infos", "warning_ids", "info_ids", "replay_type", "has_viewed",
     "clicks",
 }  # fmt: skip
+
+
+# The same tests with the store on local disk and on S3 (issue 13).
+client = pytest.fixture(scope="session", params=STORES, name="client")(client_on_every_store)
 
 
 def _ids(client: Client, **params) -> list[str]:

@@ -24,6 +24,8 @@ GET_ROUTES = [
     "/api/0/projects/acme/web/replays/jobs/delete/",
     "/api/0/organizations/acme/projects/",
     f"/api/0/organizations/acme/replays-events-meta/?query=id:[{rid(9010)}]",
+    "/api/0/organizations/acme/replay-selectors/",
+    f"/api/0/organizations/acme/replay-count/?query=replay_id:[{R1}]",
 ]
 
 

@@ -42,3 +42,18 @@ def test_runner_on_tiny_dataset(tmp_path: Path) -> None:
     assert "| browse_7d |" in (out / "tiny.md").read_text()
     assert (out / "tiny.png").stat().st_size > 0
     assert (load.dataset_dir("tiny", data) / "bench-token.txt").exists()
+
+
+def test_selectors_benchmark_on_tiny_dataset(tmp_path: Path) -> None:
+    from benchmarks import selectors_bench
+
+    data, out = tmp_path / "data", tmp_path / "results"
+    assert load.main(["--size", "tiny", "--out", str(data)]) == 0
+    args = ["--size", "tiny", "--data", str(data), "--out", str(out), "--runs", "2"]
+    assert selectors_bench.main([*args, "--baseline-runs", "1"]) == 0
+    report = json.loads((out / "selectors-tiny.json").read_text())
+    assert report["rows"]["selectors"] > 0 and report["rows"]["clicks"] > 0
+    for name, case in report["cases"].items():
+        assert case["ours"]["p95"] >= case["ours"]["p50"] > 0, name
+        assert case["items"] > 0, name  # the loaded counts rank something
+    assert "| dead_widget |" in (out / "selectors-tiny.md").read_text()

@@ -313,3 +313,14 @@ def test_malformed_input(
     assert words in str(error)
     if field is not None:
         assert field in str(error)
+
+
+@pytest.mark.parametrize(
+    ("transaction", "kept"),
+    [("/checkout", "/checkout"), (None, ""), (7, "7"), ("x" * 300, "x" * 200)],
+)
+def test_error_links_keep_the_events_transaction(transaction: Any, kept: str) -> None:
+    """replay-count's `transaction:[...]` counts replays by it (issue 14)."""
+    extra = {} if transaction is None else {"transaction": transaction}
+    (row,) = one(_error(tags=TAG, **extra)).links.to_pylist()
+    assert row["transaction"] == kept

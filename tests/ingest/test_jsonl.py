@@ -164,3 +164,15 @@ def test_export_round_trip() -> None:
 def test_export_refuses_invalid_envelopes() -> None:
     with pytest.raises(IngestError):
         list(export_jsonl([EnvelopeInput(b"{", project_id=1)]))
+
+
+def test_event_line_keeps_the_transaction() -> None:
+    lines = [
+        line(
+            type="event",
+            project_id=1,
+            trace={"replay_id": REPLAY_ID},
+            event={"event_id": ERROR_ID, "transaction": "/cart"},
+        )
+    ]
+    assert parse_jsonl(lines).links.column("transaction").to_pylist() == ["/cart"]

@@ -48,7 +48,10 @@ def operations() -> tuple[Operation, ...]:
 
 
 OPERATIONS = operations()
-SEARCH_KEYS = (*(name for f in FIELDS for name in f.names), "tags[plan]", "plan", "x")
+SEARCH_KEYS = (
+    *(name for f in FIELDS for name in f.names),
+    *("tags[plan]", "plan", "x", "replay_id", "transaction", "issue.id"),
+)
 SORTS = tuple(name for f in FIELDS for name in (f.sort_names or ()))
 TEXTS = ("Chrome", "alice@acme.test", "free", "production", "10.0.0.1", "*acme*", "a b", "")
 
@@ -79,7 +82,18 @@ GOOD: dict[str, tuple[str, ...]] = {
     "sentry_key": ("webkey", "shopkey", "gkey"),
     "sentry_version": ("7",),
     "sentry_client": ("sentry.javascript.browser/11.12.0",),
+    # replay-selectors and replay-count (SPEC §5)
+    "query": (
+        "!count_dead_clicks:0",
+        "count_rage_clicks:>1",
+        f"replay_id:[{1:032x}, {2:032x}]",
+        "transaction:[/checkout, /]",
+        "issue.id:[1, 2]",
+    ),
+    "data_source": ("discover", "search_issues", "spans"),
+    "returnIds": ("true", "0"),
 }
+GOOD["sort"] += ("-count_dead_clicks", "count_rage_clicks")
 GOOD["sortBy"] = GOOD["orderBy"] = GOOD["sort"]
 
 

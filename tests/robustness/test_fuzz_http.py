@@ -68,6 +68,8 @@ SEARCH_ROUTES = (
     "/api/0/organizations/acme/replays/",
     f"/api/0/projects/acme/web/replays/{rid(1)}/clicks/",
     "/api/0/organizations/acme/tags/plan/values/",
+    "/api/0/organizations/acme/replay-selectors/",
+    "/api/0/organizations/acme/replay-count/",
 )
 
 

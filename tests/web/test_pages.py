@@ -379,3 +379,42 @@ def test_a_replayed_page_loads_nothing_from_its_site(site: Site) -> None:
 
     assert poll(refused, attempts=50), site.browser.call("problems")
     assert site.other.paths == []
+
+
+SELECTOR_ROWS = (
+    "[...document.querySelectorAll('#selectors tbody tr')].map(tr => [...tr.children]"
+    ".map(td => td.innerText.trim()))"
+)
+
+
+def test_the_selectors_page_ranks_elements_as_the_api_does(site: Site) -> None:
+    """The /selectors/ page over the replay-selectors route (issue 14), and its links."""
+    query = urllib.parse.urlencode({"org": ORG, "statsPeriod": "90d"})
+    site.browser.call("goto", url=f"{site.server.base}/selectors/?{query}")
+    site.browser.wait_for(READY_LIST)
+    params = {"query": "!count_dead_clicks:0", "statsPeriod": "90d", "per_page": 50}
+    expected = site.api(f"/organizations/{ORG}/replay-selectors/", **params)["data"]
+    slugs = {int(p["id"]): p["slug"] for p in site.api(f"/organizations/{ORG}/projects/")}
+    shown = site.browser.eval(SELECTOR_ROWS)
+    assert shown == [
+        [i["dom_element"], slugs[i["project_id"]], str(i["count_dead_clicks"]),
+         str(i["count_rage_clicks"])]
+        for i in expected
+    ]  # fmt: skip
+    assert shown and all(int(row[2]) > 0 for row in shown)
+    site.browser.call("screenshot", path=str(site.shots / "selectors.png"))
+    site.browser.call("select", selector="#sort", value="-count_rage_clicks")
+    site.browser.wait_for(
+        "new URLSearchParams(location.search).get('sort') === '-count_rage_clicks'"
+    )
+    site.browser.wait_for(READY_LIST)
+    rage = site.api(f"/organizations/{ORG}/replay-selectors/", sort="-count_rage_clicks", **params)[
+        "data"
+    ]
+    assert [row[0] for row in site.browser.eval(SELECTOR_ROWS)] == [i["dom_element"] for i in rage]
+    # A dead-click count links to the replays with dead clicks on that element.
+    link = site.browser.eval("document.querySelector('#selectors tbody td.warn a').href")
+    site.browser.call("goto", url=link)
+    site.browser.wait_for(READY_LIST)
+    assert site.browser.eval("document.querySelector('#search-error').textContent") == ""
+    assert site.browser.eval(ROW_IDS)

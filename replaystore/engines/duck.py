@@ -1,0 +1,141 @@
+"""Embedded DuckDB, the default engine: one configured connection, a cursor per thread, the
+snapshot views of storage/views.py (DuckDB's view builder)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from replaystore.errors import QueryLimitError
+from replaystore.storage.store import Store
+from replaystore.storage.views import DIALECT, register_views, snapshot_files
+from replaystore.watchdog import Watchdog
+
+# Late materialization only fires when LIMIT + OFFSET fit under this (default 50), and a
+# page of 100 is fetched as 101 rows (performance notes §2.4); it must be set in the
+# connection config, as a plain SET does not reach cursors.
+LATE_MATERIALIZATION_MAX_ROWS = 1_000
+
+Params = Sequence[Any] | dict[str, Any] | None
+QUERY_TIMEOUT = 10.0  # seconds a query may run before it is interrupted
+# Queries that run at once; the rest wait their turn. DuckDB runs each query on its calling
+# thread plus its worker threads, so 8 server threads on 2 cores thrash: HTTP browse at 8
+# clients fell from 30 to 18 queries/s (performance notes §2.7: queue beyond ~cores).
+MAX_CONCURRENT_QUERIES = 2
+_WATCHDOG = Watchdog()
+# Sentry's text for a storage timeout or overload (backend reference c.1).
+QUERY_LIMITS = "Query limits exceeded. Try narrowing your request."
+
+
+class DuckDBEngine:
+    """Runs SQL over a store's current snapshot, safely from many threads."""
+
+    name = "duckdb"
+    dialect = DIALECT
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        threads: int = 2,
+        memory_limit: str = "1GB",
+        query_timeout: float = QUERY_TIMEOUT,
+        max_concurrent: int = MAX_CONCURRENT_QUERIES,
+    ) -> None:
+        self.store = store
+        self.query_timeout = query_timeout
+        self._con = duckdb.connect(
+            config={
+                "threads": threads,
+                "memory_limit": memory_limit,
+                "late_materialization_max_rows": LATE_MATERIALIZATION_MAX_ROWS,
+            }
+        )
+        # Parse each Parquet footer once, not on every query: Delta data files are immutable
+        # (new name per write), and the footers of the wide summary (~110 leaf columns per
+        # row group) cost more to parse than the default list's page fetch (benchmarks,
+        # medium: browse_7d 105 -> 45 ms). Only settable once the parquet extension is loaded.
+        self._con.execute(_set_global("parquet_metadata_cache", exp.true()).sql(dialect=DIALECT))
+        self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._cursor_lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor, its views pointing at the current snapshot."""
+        snapshot = self.store.snapshot()
+        local = self._local
+        cursor: duckdb.DuckDBPyConnection | None = getattr(local, "cursor", None)
+        if cursor is None:
+            with self._cursor_lock:
+                cursor = self._con.cursor()
+            local.cursor = cursor
+            local.seq = None
+        if local.seq != snapshot.seq:
+            register_views(cursor, snapshot_files(snapshot))
+            local.seq = snapshot.seq
+        return cursor
+
+    def to_sql(self, query: exp.Expression) -> str:
+        """The SQL this engine runs for a tree (the views are registered on the cursor)."""
+        return query.sql(dialect=DIALECT)
+
+    def execute(self, query: exp.Expression | str, params: Params = None) -> list[dict[str, Any]]:
+        """Run a query and fetch every row as a dict; QueryLimitError past the time/memory cap."""
+        sql = _sql(query)
+        cursor = self.cursor()
+        with self._slots, _limited(cursor, self.query_timeout):
+            result = cursor.execute(sql, params)
+            columns = [d[0] for d in result.description]
+            rows = result.fetchall()
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def execute_arrow(self, query: exp.Expression | str, params: Params = None) -> pa.Table:
+        """Run a query and fetch the whole result as an Arrow table (capped as `execute`)."""
+        sql = _sql(query)
+        cursor = self.cursor()
+        with self._slots, _limited(cursor, self.query_timeout):
+            return cursor.sql(sql, params=params).to_arrow_table()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+@contextlib.contextmanager
+def _limited(cursor: duckdb.DuckDBPyConnection, timeout: float) -> Iterator[None]:
+    """Interrupt the cursor from the watchdog thread after `timeout` seconds; map the interrupt and
+    DuckDB's out-of-memory error to QueryLimitError (a 503, never a crash)."""
+    lock = threading.Lock()
+    running = True
+
+    def interrupt() -> None:
+        with lock:
+            # Only while this query runs: a late interrupt must not hit the cursor's next one.
+            if running:
+                cursor.interrupt()
+
+    token = _WATCHDOG.schedule(timeout, interrupt)
+    try:
+        yield
+    except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+        raise QueryLimitError(QUERY_LIMITS) from None
+    finally:
+        with lock:
+            running = False
+        _WATCHDOG.cancel(token)
+
+
+def _set_global(name: str, value: exp.Expression) -> exp.Set:
+    item = exp.SetItem(this=exp.EQ(this=exp.column(name), expression=value), kind="GLOBAL")
+    return exp.Set(expressions=[item])
+
+
+def _sql(query: exp.Expression | str) -> str:
+    # copy=False: the generator's defensive deep copy of the tree cost ~1.3 ms of a ~15 ms
+    # list request; every tree handed to the engine is built for that one query.
+    return query.sql(dialect=DIALECT, copy=False) if isinstance(query, exp.Expression) else query
