@@ -28,14 +28,20 @@ USER_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> FixtureStore:
-    return build_store(tmp_path_factory.mktemp("viewed"), REPLAYS[:3])
+@pytest.fixture(scope="module", params=["duckdb", "clickhouse"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on both engines (issue 13), each over a store of its own."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def base(store: FixtureStore) -> Iterator[str]:
-    app = make_app(str(store.path))
+def store(tmp_path_factory: pytest.TempPathFactory, engine: str) -> FixtureStore:
+    return build_store(tmp_path_factory.mktemp(f"viewed-{engine}"), REPLAYS[:3])
+
+
+@pytest.fixture(scope="module")
+def base(store: FixtureStore, engine: str) -> Iterator[str]:
+    app = make_app(str(store.path), engine=engine)
     with serving(app) as url:
         yield url
     app.close()
