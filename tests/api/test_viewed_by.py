@@ -242,3 +242,13 @@ def test_delete_purges_the_replays_views(tmp_path: Path) -> None:
     Store.open(str(own.path)).compact(retention=__import__("datetime").timedelta(0))
     assert find(own.path / "tables" / "viewers", [R1.encode()]) == []
     assert find(own.path / "tables" / "viewers", [R2.encode()])  # the other view stays
+
+
+def test_a_read_only_server_lists_viewers_but_records_none(store: FixtureStore, dana: str) -> None:
+    reader = make_app(str(store.path), read_only=True)
+    with serving(reader) as url:
+        client = _as(url, dana)
+        answer = client.request("POST", f"{WEB}/{R1}/viewed-by/")
+        assert answer.status_code == 503 and "read-only" in answer.json()["detail"]
+        listed = client.get(f"{WEB}/{R1}/viewed-by/")
+        assert listed.status_code == 200 and "viewed_by" in listed.json()["data"]
