@@ -252,3 +252,21 @@ def test_a_read_only_server_lists_viewers_but_records_none(store: FixtureStore, 
         assert answer.status_code == 503 and "read-only" in answer.json()["detail"]
         listed = client.get(f"{WEB}/{R1}/viewed-by/")
         assert listed.status_code == 200 and "viewed_by" in listed.json()["data"]
+
+
+def test_before_any_view_is_stored(tmp_path: Path) -> None:
+    """No view in the store: nothing viewed by anyone, whatever the user (the list then skips
+    its views query)."""
+    own = build_store(tmp_path / "data", REPLAYS[:2])
+    token = Catalog(own.path).add_token(ORG, user_id=3)
+    app = make_app(str(own.path))
+    try:
+        with serving(app) as url:
+            client = Client(url, token)
+            assert _has_viewed(client) == {R1: False, R2: False}
+            assert _ids(client, "viewed_by_me:true") == set()
+            assert _ids(client, "viewed_by_me:false") == {R1, R2}
+            assert _ids(client, "!viewed_by_id:3") == {R1, R2}
+            assert client.get(f"{WEB}/{R1}/").json()["data"]["has_viewed"] is False
+    finally:
+        app.close()
