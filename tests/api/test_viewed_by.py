@@ -28,14 +28,20 @@ USER_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> FixtureStore:
-    return build_store(tmp_path_factory.mktemp("viewed"), REPLAYS[:3])
+@pytest.fixture(scope="module", params=["duckdb", "clickhouse"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on both engines (issue 13), each over a store of its own."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def base(store: FixtureStore) -> Iterator[str]:
-    app = make_app(str(store.path))
+def store(tmp_path_factory: pytest.TempPathFactory, engine: str) -> FixtureStore:
+    return build_store(tmp_path_factory.mktemp(f"viewed-{engine}"), REPLAYS[:3])
+
+
+@pytest.fixture(scope="module")
+def base(store: FixtureStore, engine: str) -> Iterator[str]:
+    app = make_app(str(store.path), engine=engine)
     with serving(app) as url:
         yield url
     app.close()
@@ -236,3 +242,31 @@ def test_delete_purges_the_replays_views(tmp_path: Path) -> None:
     Store.open(str(own.path)).compact(retention=__import__("datetime").timedelta(0))
     assert find(own.path / "tables" / "viewers", [R1.encode()]) == []
     assert find(own.path / "tables" / "viewers", [R2.encode()])  # the other view stays
+
+
+def test_a_read_only_server_lists_viewers_but_records_none(store: FixtureStore, dana: str) -> None:
+    reader = make_app(str(store.path), read_only=True)
+    with serving(reader) as url:
+        client = _as(url, dana)
+        answer = client.request("POST", f"{WEB}/{R1}/viewed-by/")
+        assert answer.status_code == 503 and "read-only" in answer.json()["detail"]
+        listed = client.get(f"{WEB}/{R1}/viewed-by/")
+        assert listed.status_code == 200 and "viewed_by" in listed.json()["data"]
+
+
+def test_before_any_view_is_stored(tmp_path: Path) -> None:
+    """No view in the store: nothing viewed by anyone, whatever the user (the list then skips
+    its views query)."""
+    own = build_store(tmp_path / "data", REPLAYS[:2])
+    token = Catalog(own.path).add_token(ORG, user_id=3)
+    app = make_app(str(own.path))
+    try:
+        with serving(app) as url:
+            client = Client(url, token)
+            assert _has_viewed(client) == {R1: False, R2: False}
+            assert _ids(client, "viewed_by_me:true") == set()
+            assert _ids(client, "viewed_by_me:false") == {R1, R2}
+            assert _ids(client, "!viewed_by_id:3") == {R1, R2}
+            assert client.get(f"{WEB}/{R1}/").json()["data"]["has_viewed"] is False
+    finally:
+        app.close()

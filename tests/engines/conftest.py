@@ -19,8 +19,9 @@ from replaystore.engines import EngineConfig, QueryEngine, open_engine
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
+from replaystore.storage.viewers import record_view
 from tests.search.rows import T0, segment
-from tests.search.test_semantics import CLICKS, LINKS, R3, SEGMENTS
+from tests.search.test_semantics import CLICKS, LINKS, R3, SEGMENTS, VIEWERS
 
 STATES = ("recent", "compacted", "rewritten")
 # Written after compaction: R3 gets a second segment (its summary moves to the recent tier and
@@ -44,6 +45,8 @@ def write_state(root: str, state: str) -> Store:
     """A store at `root` holding the search corpus's rows in `state` (see STATES)."""
     store = Store.open(root)
     store.write(_batch(SEGMENTS, CLICKS, LINKS))
+    for view in VIEWERS:  # the viewed-by cases of the corpus (issue 14)
+        record_view(store, view["project_id"], view["replay_id"], view["viewer_id"], T0)
     if state in ("compacted", "rewritten"):
         store.compact()
     if state == "rewritten":

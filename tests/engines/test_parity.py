@@ -83,3 +83,12 @@ def test_delta_source_same_ids(store_url, monkeypatch: pytest.MonkeyPatch, query
             assert f"delta_lake_snapshot_version = {version}" in sql
     assert _ids(delta, compile_replay_search(query)) == _ids(duck, compile_replay_search(query))
     delta.close()
+
+
+def test_stored_views_answer_the_same(engines: dict[str, QueryEngine]) -> None:
+    """The corpus's views are stored (issue 14): the viewer searches select them on both."""
+    for query in ("viewed_by_id:7", "!seen_by_id:[7, 8]", "viewed_by_id:8"):
+        found = {
+            name: _ids(engine, compile_replay_search(query)) for name, engine in engines.items()
+        }
+        assert found["duckdb"] == found["clickhouse"] != []
