@@ -70,7 +70,7 @@ FILES = (
     "s3://bucket/store/tables/segments/month=2024-05/part-1.parquet",
     "s3://bucket/store/tables/segments/month=2024-06/part-2.parquet",
 )
-TABLES = tuple(dict.fromkeys(SCANNED.values()))  # every table a view reads
+TABLES = tuple(dict.fromkeys(SCANNED.values()))  # every table the views scan
 SNAPSHOT = Snapshot(
     seq=7,
     versions={t: 3 if t == "segments" else 1 for t in TABLES},
