@@ -10,10 +10,9 @@ from sqlglot import exp
 from replaystore.engines import EngineConfig, compile_search
 from replaystore.engines.clickhouse_views import ClickHouseSource, S3Settings, empty_relation
 from replaystore.engines.dialects import ReplaysClickHouse, ReplaysSpark, dialect_named
-from replaystore.engines.views import view_queries, with_views
+from replaystore.engines.views import SCANNED, view_queries, with_views
 from replaystore.errors import EngineError
 from replaystore.storage import schema
-from replaystore.storage.layout import INDEX_TABLES, RAW_TABLES, SUMMARY_TABLES
 from replaystore.storage.snapshot import Snapshot
 
 A, B = exp.column("a"), exp.column("b")
@@ -71,7 +70,7 @@ FILES = (
     "s3://bucket/store/tables/segments/month=2024-05/part-1.parquet",
     "s3://bucket/store/tables/segments/month=2024-06/part-2.parquet",
 )
-TABLES = (*RAW_TABLES, *SUMMARY_TABLES, *INDEX_TABLES)  # every table the views scan
+TABLES = tuple(dict.fromkeys(SCANNED.values()))  # every table the views scan
 SNAPSHOT = Snapshot(
     seq=7,
     versions={t: 3 if t == "segments" else 1 for t in TABLES},
