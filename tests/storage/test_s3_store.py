@@ -135,7 +135,8 @@ def test_import_export_and_delete_work_on_s3(
 ) -> None:
     with serving(make_app(str(fixture_store.path), read_only=True)) as source:
         code, _, err = run("import", "--data", s3_url, "--from", source, "--org", ORG,
-                           "--token", fixture_store.tokens[ORG])  # fmt: skip
+                           "--token", fixture_store.tokens[ORG],
+                           "--state", str(tmp_path / "import-state.json"))  # fmt: skip
     assert code == 0, err
     store = replaystore.open(s3_url)
     assert store.get_replay(rid(1))["count_segments"] == 3
