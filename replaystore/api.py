@@ -248,7 +248,7 @@ class Api:
             sort=sort,
             environments=req.args("environment"),
             fields=parse_fields(req.args("field")),
-            viewer=req.user_id,
+            viewer=self._viewer(req),
         )
         response = _paged(req, page, result)
         preferred = req.headers.get(data_source.PREFERENCE_HEADER)
@@ -264,7 +264,7 @@ class Api:
             project_ids=project_ids,
             window=_window(req, RETENTION_DAYS),
             fields=parse_fields(req.args("field")),
-            viewer=req.user_id,
+            viewer=self._viewer(req),
         )
         if found is None:
             raise NotFound(REPLAY_NOT_FOUND)
@@ -438,6 +438,14 @@ class Api:
         return _paged(req, page, result)
 
     # -- viewed-by and bulk deletion jobs (SPEC §5; logic in query/viewed_by.py, jobs.py) --
+
+    def _viewer(self, req: Request) -> int | None:
+        """The requesting user for `has_viewed` and `viewed_by_me`; None while the snapshot
+        holds no view at all (the answers are the same, and the list runs no views query)."""
+        if req.user_id is None:
+            return None
+        snapshot = getattr(self.store, "snapshot", None)
+        return req.user_id if snapshot is None or snapshot().files.get("viewers") else None
 
     def viewed_by(self, req: Request) -> Response:
         """`{"data": {"viewed_by": [user, ...]}}`: the organization's users who viewed it."""

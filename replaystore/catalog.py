@@ -145,6 +145,12 @@ class Catalog:
         self._cache = (st.st_mtime, st.st_ino, data)
         return data
 
+    def exists(self) -> bool:
+        """Whether the catalog was ever written (on local disk or in the bucket)."""
+        if self._remote is not None:
+            return self._remote.config.head(self._remote.path) is not None
+        return self.path.exists()
+
     def organizations(self) -> tuple[str, ...]:
         return self.data().organizations
 
@@ -321,7 +327,14 @@ class _RemoteCatalog:
         now = time.monotonic()
         if cached is not None and not fresh and now - cached[0] < CATALOG_POLL:
             return cached[2]
-        found = self.config.get(self.path)
+        try:
+            found = self.config.get(self.path)
+        except Exception:
+            if cached is None or fresh:
+                raise
+            # Storage blipped: keep the catalog last read (tokens keep working meanwhile).
+            self._cache = (now, cached[1], cached[2])
+            return cached[2]
         if found is None:
             data, etag = _empty(), None
         elif cached is not None and cached[1] == found.etag:

@@ -416,7 +416,7 @@ def _project_rows(data: str, catalog: Catalog) -> list[dict]:
         with replaystore.open(data, read_only=True) as store:
             counts = {r["project_id"]: r["n"] for r in store.sql(_REPLAYS_PER_PROJECT)}
     except StoreNotFound:
-        if not catalog.path.exists():
+        if not catalog.exists():
             raise
         counts = {}  # projects registered before anything was ingested
     rows = [

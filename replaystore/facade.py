@@ -659,7 +659,10 @@ def open(
 
     A missing store is created unless `create=False` or `read_only=True` (then
     StoreNotFound, a ReplayStoreError). `read_only` never takes the writer lock: use it to
-    read a store a `replaystore serve` is writing. `storage_options` go to deltalake.
+    read a store a `replaystore serve` is writing. On `s3://` the settings come from the
+    `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    `AWS_REGION`, `AWS_ALLOW_HTTP`); `storage_options` (the same names) override them, for
+    deltalake and for the fsspec filesystem built from them alike (docs/deployment.md).
     `engine` picks the query engine (`duckdb`, the default, `clickhouse`, or an EngineConfig).
     """
     return ReplayStore(

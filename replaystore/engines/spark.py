@@ -11,6 +11,8 @@ engine (engines.views; Spark's fixes in engines.dialects):
 >>> spark.sql(compile_search("browser.name:Firefox", "spark")).count()  # doctest: +SKIP
 
 pyspark is only imported by the caller: this module needs nothing but the session object.
+A store on S3 is read through Hadoop's `s3a://` filesystem (hadoop-aws on Spark's classpath,
+`spark.hadoop.fs.s3a.endpoint` and credentials set); the `s3://` URIs are renamed for it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def _empty(table: str) -> exp.Select:
     return exp.select(*typed).where(exp.false())
 
 
+def spark_path(uri: str) -> str:
+    """A file URI as Spark's Hadoop filesystems name it (`s3://` is `s3a://` there)."""
+    return "s3a://" + uri[len("s3://") :] if uri.startswith("s3://") else uri
+
+
 def register_views(spark: Any, store: Store, snapshot: Snapshot | None = None) -> Snapshot:
     """Create (or replace) the temp views `segments`, `clicks`, `links`, `archives`,
     `replays`, `replay_tags`, ... on `spark` over the store's published snapshot."""
@@ -58,8 +65,8 @@ def register_views(spark: Any, store: Store, snapshot: Snapshot | None = None) -
         if files:
             frame = (
                 spark.read.schema(spark_schema(table))
-                .option("basePath", store.layout.table_uri(table))
-                .parquet(*files)
+                .option("basePath", spark_path(store.layout.table_uri(table)))
+                .parquet(*(spark_path(f) for f in files))
             )
             frame.createOrReplaceTempView(FILES_VIEW.format(table=table))
 

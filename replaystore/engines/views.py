@@ -27,6 +27,7 @@ SCANNED: dict[str, str] = {t: t for t in RAW_TABLES} | {
     "replays_base": "replays",
     "replays_recent": "replays_recent",
     "tags_base": "tags",
+    "selectors": "selectors",  # the selector ranking's counts (storage/selector_counts.py)
 }
 MERGED = ("replays", "replay_tags")
 VIEWS = (*SCANNED, *MERGED)

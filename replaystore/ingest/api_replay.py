@@ -169,6 +169,7 @@ class ReplayRows:
                 "replay_id": self.replay_id,
                 "event_id": v.uuid_hex(event_id, f"replay.{field}[{i}]"),
                 "level": level,
+                "transaction": "",  # the API does not show it
                 "timestamp": started,
                 "month": v.month_of(started),
             }

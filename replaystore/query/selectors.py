@@ -238,7 +238,9 @@ def _from_totals(
     scope = [project_condition(project_ids), env, exp.column("flagged")]
     scoped = [c.copy() for c in scope if c is not None]
     every = exp.Is(this=exp.column("environment"), expression=exp.null())
-    totals = exp.select(*_keys(), *(exp.column(c) for c in SUMS)).from_("selectors").where(
+    in_totals = exp.alias_(exp.Literal.number(1), "in_totals")
+    listed = [*_keys(), *(exp.column(c) for c in SUMS), in_totals]
+    totals = exp.select(*listed).from_("selectors").where(
         conjunction([
             *scoped,
             exp.EQ(this=exp.column("month"), expression=exp.Literal.string(TOTALS_MONTH)),
@@ -265,9 +267,20 @@ def _from_totals(
         parts.append(_from_clicks(edges, [project_condition(project_ids), env], True))
     corrections = _summed(parts)
 
+    # The key of whichever side holds the group. Not COALESCE over the keys: ClickHouse fills
+    # the missing side of an outer join with default values (0, ""), not NULL.
+    held = exp.EQ(
+        this=exp.Coalesce(
+            this=exp.column("in_totals", table="t"), expressions=[exp.Literal.number(0)]
+        ),
+        expression=exp.Literal.number(1),
+    )
+
     def either(column: str) -> exp.Expression:
-        return exp.Coalesce(
-            this=exp.column(column, table="t"), expressions=[exp.column(column, table="c")]
+        return exp.If(
+            this=held.copy(),
+            true=exp.column(column, table="t"),
+            false=exp.column(column, table="c"),
         )
 
     def added(column: str) -> exp.Expression:

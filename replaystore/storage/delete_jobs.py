@@ -30,6 +30,7 @@ from sqlglot import exp
 from replaystore.search import compile_replay_search
 from replaystore.storage.properties import WRITER_PROPERTIES
 from replaystore.storage.schema import STR_LIST, TS
+from replaystore.storage.store import MAINTENANCE_RUNS
 from replaystore.storage.tables import COMMIT
 from replaystore.storage.views import DIALECT
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 TABLE = "delete_jobs"
 PAGE = 100  # replays per checkpoint (Sentry's page)
 POLL_SECONDS = 2.0  # how often the runner looks for jobs another process created
+COMPACT_FILES = 64  # the job table is compacted after a job once it has this many files
 PENDING, IN_PROGRESS, COMPLETED, FAILED = "pending", "in-progress", "completed", "failed"
 ACTIVE = (PENDING, IN_PROGRESS)
 
@@ -207,6 +209,16 @@ def delete_matching(
     return run_job(store, job)
 
 
+def _compact_table(store: Store) -> None:
+    """Bin-pack the job table once its state rows spread over many small files (each state
+    change is a file: reading every job reads them all)."""
+    dt = _table(store)
+    if dt is None or len(dt.file_uris()) < COMPACT_FILES:
+        return
+    with store.lock.hold():
+        dt.optimize.compact(writer_properties=WRITER_PROPERTIES, commit_properties=COMMIT)
+
+
 # ---- running a job
 
 
@@ -253,6 +265,8 @@ def _work(store: Store, job: Job, stop: threading.Event | None) -> Job:
                 deleted += store.delete_replay(job.project_id, replay_id)
             cursor = page[-1] if page else (job.cursor_time, job.cursor_replay)
             done = len(page) < PAGE
+            if done:  # counted before the job shows `completed`, so a reader sees both
+                _ran(replace(job, count_deleted=job.count_deleted + deleted), "done")
             with store.lock.hold():
                 job = _update(
                     store,
@@ -264,14 +278,27 @@ def _work(store: Store, job: Job, stop: threading.Event | None) -> Job:
                     pending=(),
                 )
             if done:
+                _compact_table(store)
                 return job
     except Stopped:
         log.info("delete job %d: stopped, resumes from its checkpoint", job.id)
         return job
     except Exception:
         log.exception("delete job %d failed", job.id)
+        _ran(job, "failed")
         with store.lock.hold():
             return _update(store, job, status=FAILED)
+
+
+def _ran(job: Job, outcome: str) -> None:
+    MAINTENANCE_RUNS.labels(task="delete-job", outcome=outcome).inc()
+    log.info(
+        "delete job %d of project %d: %s, %d replays deleted",
+        job.id,
+        job.project_id,
+        "completed" if outcome == "done" else "failed",
+        job.count_deleted,
+    )
 
 
 def _resumed_count(store: Store, job: Job) -> int:

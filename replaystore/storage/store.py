@@ -173,7 +173,15 @@ class Store:
         token = manifest_token(path)
         if token is not None and cached is not None and cached[0] == token:
             return cached[1]
-        manifest = read_manifest(path, self.config)
+        try:
+            manifest = read_manifest(path, self.config)
+        except Exception as error:
+            if cached is None or not self.config.remote:
+                raise
+            # Object storage blipped: keep answering from the last snapshot (its files are
+            # kept for the file retention) and try again at the next poll.
+            log.warning("manifest of %s unreadable, serving seq %d: %s", path, cached[1].seq, error)
+            return cached[1]
         if manifest is None:
             raise FileNotFoundError(f"no manifest at {path}: open the store with Store.open")
         if cached is not None and cached[1].seq == manifest.seq:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
+
+from replaystore.progress import progress
 
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # what sentry-cli reads too
 FORMATS = ("jsonl", "parquet")
@@ -34,6 +34,9 @@ def add_commands(commands: Any, data_arg: Callable[[argparse.ArgumentParser], No
         "--concurrency", type=int, default=4, help="replays fetched at once (default 4)"
     )
     source.add_argument("--state", help="state file for resuming (default: in the store)")
+    source.add_argument(
+        "--page-size", type=int, default=100, help="replays per page of the source's list (1..100)"
+    )
 
     out = commands.add_parser("export", help="write replays as JSONL or the tables as Parquet")
     data_arg(out)
@@ -43,37 +46,11 @@ def add_commands(commands: Any, data_arg: Callable[[argparse.ArgumentParser], No
     out.add_argument("--since", default="90d", help="replays started this long ago or later")
 
 
-@contextmanager
-def _bar(description: str, unit: str = "replays") -> Iterator[Any]:
-    """A rich progress bar on stderr (off with REPLAYSTORE_PROGRESS=0)."""
-    if os.environ.get("REPLAYSTORE_PROGRESS", "1").strip().lower() in ("0", "false", "no", "off"):
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    display = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
-    task = display.add_task(description, total=None)
-    with display:
-        try:
-            yield lambda **kw: display.update(task, **kw)
-        except BaseException:
-            display.update(task, visible=False)
-            raise
-
-
 def run_import(args: argparse.Namespace) -> int:
     from replaystore.transfer import import_from
 
     token = args.token or os.environ.get(TOKEN_ENV)
-    with _bar("import") as bar:
+    with progress("import", unit="replays") as bar:
         result = import_from(
             args.data,
             args.source,
@@ -83,8 +60,9 @@ def run_import(args: argparse.Namespace) -> int:
             since=args.since,
             concurrency=args.concurrency,
             state_path=args.state,
-            on_progress=(lambda n: bar(advance=n)) if bar else None,
-            on_total=(lambda n: bar(total=n)) if bar else None,
+            page_size=args.page_size,
+            on_progress=bar.advance,
+            on_total=bar.set_total,
         )
     print(result)
     return 0
@@ -94,18 +72,13 @@ def run_export(args: argparse.Namespace) -> int:
     from replaystore.transfer import ExportError, export_jsonl, export_parquet
     from replaystore.transfer.export import PARQUET_FILES
 
-    if "://" not in args.data and not Path(args.data).is_dir():
-        raise ExportError(f"no store at {args.data!r}")
-    with _bar("export", "replays" if args.format == "jsonl" else "files") as bar:
-        advance = (lambda n: bar(advance=n)) if bar else None
-        total = (lambda n: bar(total=n)) if bar else None
+    if args.format == "parquet" and args.out == "-":
+        raise ExportError("Parquet goes into a folder: give --out a folder, not '-'")
+    with progress("export", unit="replays" if args.format == "jsonl" else "files") as bar:
         if args.format == "parquet":
-            if args.out == "-":
-                raise ExportError("Parquet goes into a folder: give --out a folder, not '-'")
-            if bar:
-                bar(total=len(PARQUET_FILES))
+            bar.set_total(len(PARQUET_FILES))
             written = export_parquet(
-                args.data, args.out, query=args.query, since=args.since, on_progress=advance
+                args.data, args.out, query=args.query, since=args.since, on_progress=bar.advance
             )
             summary = ", ".join(f"{n} {name}" for name, n in written.items())
             message = f"exported to {args.out}: {summary}"
@@ -116,8 +89,8 @@ def run_export(args: argparse.Namespace) -> int:
                 out,
                 query=args.query,
                 since=args.since,
-                on_progress=advance,
-                on_total=total,
+                on_progress=bar.advance,
+                on_total=bar.set_total,
             )
             message = f"exported {count} replays to {args.out}"
     print(message, file=sys.stderr if args.out == "-" else sys.stdout)

@@ -152,9 +152,10 @@ def replay_lines(store: Any, replay: dict[str, Any], clicks: list[dict[str, Any]
 
 
 def _open_store(data: str) -> Any:
+    """The store at `data`, read beside any writer; never created (StoreNotFound)."""
     import replaystore
 
-    return replaystore.open(data)
+    return replaystore.open(data, create=False, read_only=True)
 
 
 def write_jsonl(

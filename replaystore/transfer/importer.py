@@ -52,6 +52,7 @@ class ImportResult:
     unchanged: int = 0  # replays the store already showed the same way
     deleted: int = 0  # replays deleted at the source since they were copied: deleted here
     archived: int = 0  # other archived (deleted) replays at the source: nothing to copy
+    skipped: int = 0  # listed although of a project not chosen
     segments: int = 0  # recording segments copied
     requests: int = 0
     rate_limited: int = 0  # 429 answers waited out
@@ -59,7 +60,7 @@ class ImportResult:
     state_path: str = ""
 
     def __str__(self) -> str:
-        return (
+        return ("resumed: " if self.resumed else "") + (
             f"imported {self.copied} new and {self.updated} updated replays "
             f"({self.segments} segments), {self.deleted} deleted; {self.unchanged} unchanged, "
             f"{self.archived} archived at the source, {self.listed} listed; "
@@ -257,8 +258,9 @@ class Importer:
     def _job(self, item: dict[str, Any]) -> tuple[Callable[..., Any], ...] | None:
         """The fetch to run for a listed replay, or None when there is nothing to copy."""
         project = self.projects.get(int(item["project_id"]))
-        if project is None:
-            raise TransferError(f"the source listed replay {item.get('id')} of an unknown project")
+        if project is None:  # a source that does not filter by `project` as asked
+            self.result.skipped += 1
+            return None
         held = self.store.get_replay(item["id"], projects=[project.id])
         if item.get("is_archived"):
             # Deleted at the source: deleted here too (its data is gone there, nothing to copy).

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from deltalake import DeltaTable
 
 import replaystore
 from replaystore.catalog import Catalog
 from replaystore.cli import main
 from replaystore.query.jobs import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
+from replaystore.storage import delete_jobs
 from replaystore.storage.store import Store
 from replaystore.wsgi import make_app
 from tests.api.conftest import Client
@@ -366,3 +369,52 @@ def test_a_jobs_search_sees_errors_and_views(served: tuple[Client, FixtureStore]
     assert _archived(client) == {
         rid(1): True, rid(2): False, rid(4): False, rid(5): True, rid(6): False,
     }  # fmt: skip
+
+
+def test_the_job_table_is_compacted_as_jobs_accumulate(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "data", SPECS)
+    rs = replaystore.open(store.path)
+    for _ in range(delete_jobs.COMPACT_FILES // 3 + 1):  # >= 3 state rows per job
+        rs.delete_replays(1, start="2000-01-01", end="2000-01-02")
+    files = DeltaTable(str(store.path / "tables" / delete_jobs.TABLE)).file_uris()
+    assert len(files) < delete_jobs.COMPACT_FILES
+    jobs = delete_jobs.all_jobs(rs.storage)
+    assert len(jobs) == delete_jobs.COMPACT_FILES // 3 + 1
+    assert {j.status for j in jobs} == {"completed"} and jobs[0].id == len(jobs)
+
+
+def test_a_replay_is_matched_by_any_segment_in_the_range(
+    served: tuple[Client, FixtureStore],
+) -> None:
+    """Extra §5.6: no segment-0 requirement. Replay 1's segments are at +10, +20, +30 s: a range
+    holding only the last one deletes the whole replay (every blob, as DELETE; Sentry would
+    leave the earlier segments' blobs), a range before its first segment deletes nothing."""
+    client, store = served
+    start = REPLAYS[0].started_at
+    before = _body(
+        rangeStart=start.isoformat(), rangeEnd=(start + timedelta(seconds=5)).isoformat()
+    )
+    job = client.request("POST", JOBS, json=before).json()["data"]
+    assert _wait(client, job["id"])["countDeleted"] == 0
+    last = _body(
+        rangeStart=(start + timedelta(seconds=25)).isoformat(),
+        rangeEnd=(start + timedelta(seconds=35)).isoformat(),
+    )
+    job = client.request("POST", JOBS, json=last).json()["data"]
+    assert _wait(client, job["id"])["countDeleted"] == 1
+    assert _archived(client)[rid(1)] is True
+    assert all(Store.open(str(store.path)).read_blob(1, rid(1), n) is None for n in range(3))
+
+
+def test_a_finished_job_is_counted_in_the_metrics(served: tuple[Client, FixtureStore]) -> None:
+    client, _ = served
+
+    def done() -> float:
+        text = requests.get(f"{client.base}/metrics", timeout=30).text
+        line = 'replaystore_maintenance_runs_total{outcome="done",task="delete-job"}'
+        return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0.0)
+
+    before = done()
+    job = client.request("POST", JOBS, json=_body(query="user.username:nobody")).json()["data"]
+    _wait(client, job["id"])
+    assert done() == before + 1

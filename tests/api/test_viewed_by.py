@@ -28,14 +28,20 @@ USER_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> FixtureStore:
-    return build_store(tmp_path_factory.mktemp("viewed"), REPLAYS[:3])
+@pytest.fixture(scope="module", params=["duckdb", "clickhouse"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on both engines (issue 13), each over a store of its own."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def base(store: FixtureStore) -> Iterator[str]:
-    app = make_app(str(store.path))
+def store(tmp_path_factory: pytest.TempPathFactory, engine: str) -> FixtureStore:
+    return build_store(tmp_path_factory.mktemp(f"viewed-{engine}"), REPLAYS[:3])
+
+
+@pytest.fixture(scope="module")
+def base(store: FixtureStore, engine: str) -> Iterator[str]:
+    app = make_app(str(store.path), engine=engine)
     with serving(app) as url:
         yield url
     app.close()
@@ -152,9 +158,26 @@ def _has_viewed(client: Client, *params: tuple[str, str]) -> dict[str, bool]:
     return {r["id"]: r["has_viewed"] for r in answer.json()["data"]}
 
 
-def test_has_viewed_is_per_requesting_user(base: str, dana: str, eve: str) -> None:
-    _as(base, dana).request("POST", f"{WEB}/{R1}/viewed-by/")
-    _as(base, eve).request("POST", f"{WEB}/{R2}/viewed-by/")
+@pytest.fixture
+def viewed(tmp_path: Path, engine: str) -> Iterator[tuple[str, str, str]]:
+    """A store of its own (the module's is viewed by tests in any order): Dana viewed R1 and
+    R2, Eve viewed R2. Yields the server's URL and Dana's and Eve's tokens."""
+    store = build_store(tmp_path / "viewed", REPLAYS[:3])
+    catalog = Catalog(store.path)
+    dana = catalog.add_token(ORG, user_id=7, email="dana@example.test", name="Dana")
+    eve = catalog.add_token(ORG, user_id=8, name="Eve")
+    app = make_app(str(store.path), engine=engine)
+    with serving(app) as base:
+        for token, replay_id in ((dana, R1), (dana, R2), (eve, R2)):
+            assert (
+                _as(base, token).request("POST", f"{WEB}/{replay_id}/viewed-by/").status_code == 204
+            )
+        yield base, dana, eve
+    app.close()
+
+
+def test_has_viewed_is_per_requesting_user(viewed: tuple[str, str, str]) -> None:
+    base, dana, eve = viewed
     assert _has_viewed(_as(base, dana)) == {R1: True, R2: True, R3: False}
     assert _has_viewed(_as(base, eve)) == {R1: False, R2: True, R3: False}
     # computed when it is the only field asked for too (extra §4.4, not Sentry's 2024 Q2)
@@ -174,9 +197,8 @@ def _ids(client: Client, query: str) -> set[str]:
     return {r["id"] for r in answer.json()["data"]}
 
 
-def test_searches_over_stored_views(base: str, dana: str, eve: str) -> None:
-    _as(base, dana).request("POST", f"{WEB}/{R1}/viewed-by/")
-    _as(base, eve).request("POST", f"{WEB}/{R2}/viewed-by/")
+def test_searches_over_stored_views(viewed: tuple[str, str, str]) -> None:
+    base, dana, eve = viewed
     client = _as(base, eve)
     assert _ids(client, "viewed_by_me:true") == {R2}
     assert _ids(client, "seen_by_me:FALSE") == {R1, R3}
@@ -236,3 +258,31 @@ def test_delete_purges_the_replays_views(tmp_path: Path) -> None:
     Store.open(str(own.path)).compact(retention=__import__("datetime").timedelta(0))
     assert find(own.path / "tables" / "viewers", [R1.encode()]) == []
     assert find(own.path / "tables" / "viewers", [R2.encode()])  # the other view stays
+
+
+def test_a_read_only_server_lists_viewers_but_records_none(store: FixtureStore, dana: str) -> None:
+    reader = make_app(str(store.path), read_only=True)
+    with serving(reader) as url:
+        client = _as(url, dana)
+        answer = client.request("POST", f"{WEB}/{R1}/viewed-by/")
+        assert answer.status_code == 503 and "read-only" in answer.json()["detail"]
+        listed = client.get(f"{WEB}/{R1}/viewed-by/")
+        assert listed.status_code == 200 and "viewed_by" in listed.json()["data"]
+
+
+def test_before_any_view_is_stored(tmp_path: Path) -> None:
+    """No view in the store: nothing viewed by anyone, whatever the user (the list then skips
+    its views query)."""
+    own = build_store(tmp_path / "data", REPLAYS[:2])
+    token = Catalog(own.path).add_token(ORG, user_id=3)
+    app = make_app(str(own.path))
+    try:
+        with serving(app) as url:
+            client = Client(url, token)
+            assert _has_viewed(client) == {R1: False, R2: False}
+            assert _ids(client, "viewed_by_me:true") == set()
+            assert _ids(client, "viewed_by_me:false") == {R1, R2}
+            assert _ids(client, "!viewed_by_id:3") == {R1, R2}
+            assert client.get(f"{WEB}/{R1}/").json()["data"]["has_viewed"] is False
+    finally:
+        app.close()

@@ -7,6 +7,7 @@ corpus's rows in three states (just ingested, compacted, compacted then partly r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +19,9 @@ from replaystore.engines import EngineConfig, QueryEngine, open_engine
 from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
+from replaystore.storage.viewers import record_view
 from tests.search.rows import T0, segment
-from tests.search.test_semantics import CLICKS, LINKS, R3, SEGMENTS
+from tests.search.test_semantics import CLICKS, LINKS, R3, SEGMENTS, VIEWERS
 
 STATES = ("recent", "compacted", "rewritten")
 # Written after compaction: R3 gets a second segment (its summary moves to the recent tier and
@@ -43,6 +45,8 @@ def write_state(root: str, state: str) -> Store:
     """A store at `root` holding the search corpus's rows in `state` (see STATES)."""
     store = Store.open(root)
     store.write(_batch(SEGMENTS, CLICKS, LINKS))
+    for view in VIEWERS:  # the viewed-by cases of the corpus (issue 14)
+        record_view(store, view["project_id"], view["replay_id"], view["viewer_id"], T0)
     if state in ("compacted", "rewritten"):
         store.compact()
     if state == "rewritten":
@@ -50,9 +54,14 @@ def write_state(root: str, state: str) -> Store:
     return store
 
 
-@pytest.fixture(scope="session", params=["local"])
+@pytest.fixture(scope="session", params=["local", "s3"])
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A factory of fresh store roots of one kind (local folders; S3 can be added here)."""
+    """A factory of fresh store roots of one kind: local folders, or prefixes on the
+    session's S3 server (`weed mini` on 127.0.0.1, tests/s3server.py)."""
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        prefix = f"engines-{uuid.uuid4().hex[:8]}"
+        return lambda name: server.url(f"{prefix}-{name}")
     base: Path = tmp_path_factory.mktemp("engines")
 
     def root(name: str) -> str:

@@ -1,4 +1,5 @@
-"""The list, search and details API tests, run again with `--engine clickhouse` (chdb).
+"""The list, search and details API tests, run again with `--engine clickhouse` (chdb), on a
+local store and on the S3 server (issue 13: "with --engine clickhouse locally and on S3").
 
 The test functions are the API suite's own, collected here a second time: this module's
 `client` fixture points them at a server whose engine is ClickHouse over the same kind of
@@ -31,22 +32,28 @@ from tests.api.test_replays import (  # noqa: F401 - collected again here
     test_seed_example_shape_and_values,
     test_sorts,
 )
-from tests.conftest import ORG, FixtureStore, serving
+from tests.conftest import ORG, FixtureStore, build_store, serving
 
 
-@pytest.fixture(scope="module")
-def clickhouse_live(fixture_store: FixtureStore) -> Iterator[tuple[str, object]]:
-    # A read server beside the store's writer (the API suite's own server), as deployed.
-    app = make_app(str(fixture_store.path), engine="clickhouse", read_only=True)
+@pytest.fixture(scope="module", params=["local", "s3"])
+def clickhouse_live(
+    request: pytest.FixtureRequest, fixture_store: FixtureStore
+) -> Iterator[tuple[str, object, str]]:
+    """A read server beside the store's writer, as deployed: over the local fixture store,
+    or over the same replays written to the S3 server."""
+    stored = fixture_store
+    if request.param == "s3":
+        stored = build_store(request.getfixturevalue("s3_server").url("api-clickhouse"))
+    app = make_app(str(stored.path), engine="clickhouse", read_only=True)
     with serving(app) as base:
-        yield base, app
+        yield base, app, stored.tokens[ORG]
 
 
 @pytest.fixture(scope="module")
-def client(clickhouse_live: tuple[str, object], fixture_store: FixtureStore) -> Client:
-    return Client(clickhouse_live[0], fixture_store.tokens[ORG])
+def client(clickhouse_live: tuple[str, object, str]) -> Client:
+    return Client(clickhouse_live[0], clickhouse_live[2])
 
 
-def test_the_server_runs_clickhouse(clickhouse_live: tuple[str, object]) -> None:
+def test_the_server_runs_clickhouse(clickhouse_live: tuple[str, object, str]) -> None:
     app = clickhouse_live[1]
     assert app.engine.name == "clickhouse"  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from sqlglot import exp
 from replaystore.engines import EngineConfig, compile_search
 from replaystore.engines.clickhouse_views import ClickHouseSource, S3Settings, empty_relation
 from replaystore.engines.dialects import ReplaysClickHouse, ReplaysSpark, dialect_named
-from replaystore.engines.views import view_queries, with_views
+from replaystore.engines.views import SCANNED, view_queries, with_views
 from replaystore.errors import EngineError
 from replaystore.storage import schema
 from replaystore.storage.snapshot import Snapshot
@@ -70,7 +70,7 @@ FILES = (
     "s3://bucket/store/tables/segments/month=2024-05/part-1.parquet",
     "s3://bucket/store/tables/segments/month=2024-06/part-2.parquet",
 )
-TABLES = ("segments", "clicks", "links", "archives", "replays", "replays_recent", "tags")
+TABLES = tuple(dict.fromkeys(SCANNED.values()))  # every table the views scan
 SNAPSHOT = Snapshot(
     seq=7,
     versions={t: 3 if t == "segments" else 1 for t in TABLES},
@@ -141,3 +141,11 @@ def test_an_empty_table_is_typed_as_clickhouse_reads_it() -> None:
     assert 'CAST([] AS Array(Tuple(key Nullable(String), value Nullable(String)))) AS "tags"' in sql
     assert "CAST(NULL AS Nullable(DateTime64(6, 'UTC'))) AS \"started_at\"" in sql
     assert sql.endswith("WHERE FALSE")
+
+
+def test_spark_reads_s3_through_s3a() -> None:
+    from replaystore.engines.spark import spark_path, spark_schema
+
+    assert spark_path("s3://b/store/tables/x.parquet") == "s3a://b/store/tables/x.parquet"
+    assert spark_path("/data/store/tables/x.parquet") == "/data/store/tables/x.parquet"
+    assert "`tags` ARRAY<STRUCT<`key`: STRING, `value`: STRING>>" in spark_schema("replays")

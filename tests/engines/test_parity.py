@@ -9,6 +9,7 @@ import pytest
 from sqlglot import exp
 
 from replaystore.engines import EngineConfig, QueryEngine, open_engine
+from replaystore.engines.clickhouse_views import S3Settings
 from replaystore.search import compile_click_search, compile_replay_search
 from tests.engines.conftest import write_state
 from tests.search.test_semantics import CASES, CLICK_CASES
@@ -64,17 +65,30 @@ SOME = ["browser.name:Chrome", "url:*example*", "k:v1", "click.selector:button",
 
 @pytest.mark.parametrize("query", SOME)
 def test_delta_source_same_ids(store_url, monkeypatch: pytest.MonkeyPatch, query: str) -> None:
-    # chdb reads local Delta tables only under its user_files_path, the working directory.
-    root = Path(store_url(f"delta-{SOME.index(query)}"))
-    store = write_state(str(root), "rewritten")
-    monkeypatch.chdir(root.parent)
+    root = store_url(f"delta-{SOME.index(query)}")
+    store = write_state(root, "rewritten")
+    if root.startswith("s3://"):
+        reader = "deltaLake('" + S3Settings.from_env().http_url(root)
+    else:
+        # chdb reads local Delta tables only under its user_files_path, the working directory.
+        monkeypatch.chdir(Path(root).parent)
+        reader = f"deltaLakeLocal('{root}"
     delta = open_engine(store, EngineConfig("clickhouse", source="delta"))
     duck = open_engine(store, "duckdb")
     sql = delta.to_sql(_where(query))
     # Each table at the version the manifest publishes, not the table's latest.
     for table, version in store.snapshot().versions.items():
         if table in ("replays", "replays_recent"):  # what `replays` reads
-            assert f"deltaLakeLocal('{root}/tables/{table}')" in sql
+            assert f"{reader}/tables/{table}'" in sql
             assert f"delta_lake_snapshot_version = {version}" in sql
     assert _ids(delta, compile_replay_search(query)) == _ids(duck, compile_replay_search(query))
     delta.close()
+
+
+def test_stored_views_answer_the_same(engines: dict[str, QueryEngine]) -> None:
+    """The corpus's views are stored (issue 14): the viewer searches select them on both."""
+    for query in ("viewed_by_id:7", "!seen_by_id:[7, 8]", "viewed_by_id:8"):
+        found = {
+            name: _ids(engine, compile_replay_search(query)) for name, engine in engines.items()
+        }
+        assert found["duckdb"] == found["clickhouse"] != []

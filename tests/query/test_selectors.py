@@ -4,6 +4,7 @@ replacements, deletions, retention, compaction and a rebuild."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import shutil
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from replaystore.engine import Engine
+from replaystore.engines import open_engine
 from replaystore.errors import SearchError
 from replaystore.query.common import Page, Window
 from replaystore.query.selectors import (
@@ -31,6 +33,8 @@ from replaystore.storage.store import Store
 from tests.conftest import ReplaySpec, fixture_batch, rid
 
 DEAD = "count_dead_clicks"
+# The same answers from every engine the server can run (SPEC §2 `serve --engine`).
+ENGINES = ("duckdb", *(("clickhouse",) if importlib.util.find_spec("chdb") else ()))
 RAGE = "count_rage_clicks"
 
 
@@ -231,8 +235,11 @@ WINDOWS = [
 
 
 def _check(store: Store) -> None:
-    engine = Engine(store)
-    rows = _stored_clicks(store)
+    for name in ENGINES:
+        _check_engine(open_engine(store, name), _stored_clicks(store))
+
+
+def _check_engine(engine: Any, rows: list[dict[str, Any]]) -> None:
     for window in WINDOWS:
         assert _answer(engine, window) == _expected(rows, window)
         flagged = {k: v for k, v in _expected(rows, window).items() if v[0]}

@@ -51,3 +51,14 @@ def test_a_reader_sees_a_new_token(s3_url: str) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert reader.organizations() == ("acme",)
+
+
+def test_a_reader_keeps_its_catalog_while_storage_is_unreachable(s3_url: str) -> None:
+    token = Catalog(s3_url).add_token("acme")
+    reader = Catalog(s3_url)
+    assert reader.org_for_token(token) == "acme"
+    reader._remote.config = StorageConfig.for_root(  # the same bucket, its endpoint now refusing
+        s3_url, {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    )
+    reader._remote._cache = (float("-inf"), *reader._remote._cache[1:])  # the poll is due
+    assert reader.org_for_token(token) == "acme"

@@ -115,10 +115,10 @@ def test_a_crashed_writers_lease_expires_and_a_new_writer_takes_over(
 
 def test_the_holder_renews_its_lease_past_its_time_to_live(s3_url: str) -> None:
     config = StorageConfig.for_root(s3_url)
-    mine, other = ObjectLease(config, s3_url, ttl=1.5), ObjectLease(config, s3_url, ttl=1.5)
+    mine, other = ObjectLease(config, s3_url, ttl=2), ObjectLease(config, s3_url, ttl=2)
     mine.acquire(Holder.this_process("renewing"))
     try:
-        time.sleep(4.5)  # three times its time to live: alive only if renewed
+        time.sleep(6)  # three times its time to live: alive only if renewed
         with pytest.raises(StoreLocked, match="renewing"):
             other.acquire(Holder.this_process("second"))
         mine.check()

@@ -104,7 +104,7 @@ def test_parquet_export_is_a_folder_duckdb_reads(source, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--data", "{missing}"], "error: no store at"),
+        (["--data", "{missing}"], "error: no replay store at"),
         (["--query", "count_errors:>>"], "error: "),
         (["--since", "soon"], "error: "),
         (["--out", "{folder}"], "error: --out"),

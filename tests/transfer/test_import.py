@@ -4,16 +4,19 @@ resumable, rate-limit aware, bounded concurrency."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -185,9 +188,11 @@ class RateLimiter(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, every: int = 3, delay: float = 0.0) -> None:
         super().__init__(("127.0.0.1", free_port()), _Forward)
         self.upstream = upstream
+        self.every = every  # every Nth request is refused once (0: none)
+        self.delay = delay  # seconds each answer is held back
         self.lock = threading.Lock()
         self.count = 0
         self.refused: dict[str, float] = {}
@@ -215,7 +220,8 @@ class _Forward(BaseHTTPRequestHandler):
             proxy.inflight += 1
             proxy.most_inflight = max(proxy.most_inflight, proxy.inflight)
             now = time.monotonic()
-            refuse = proxy.count % 3 == 0 and self.path not in proxy.refused
+            refuse = bool(proxy.every) and proxy.count % proxy.every == 0
+            refuse = refuse and self.path not in proxy.refused
             if refuse:
                 proxy.refused[self.path] = now
             elif self.path in proxy.refused:
@@ -224,6 +230,7 @@ class _Forward(BaseHTTPRequestHandler):
             if refuse:
                 answer = (429, {"Retry-After": "1"}, b'{"detail": "slow down"}')
             else:
+                time.sleep(proxy.delay)
                 answer = self._forward(proxy.upstream)
         finally:
             # counted until the answer is ready: once it is sent, the client may go on
@@ -254,7 +261,8 @@ class _Forward(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a killed client
+            self.wfile.write(body)
 
 
 def sentry_spelling(path: str, body: bytes) -> bytes:
@@ -273,16 +281,50 @@ def sentry_spelling(path: str, body: bytes) -> bytes:
     return orjson.dumps(answer)
 
 
-def test_429_is_waited_out_as_retry_after_says_with_bounded_concurrency(source, tmp_path):
-    proxy = RateLimiter(source.server.base)
+@contextlib.contextmanager
+def proxied(upstream: str, **options: Any) -> Iterator[RateLimiter]:
+    proxy = RateLimiter(upstream, **options)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
     try:
-        result = import_from(str(tmp_path / "copy"), proxy.base, ORG, source.token, concurrency=2)
-        again = import_from(str(tmp_path / "copy"), proxy.base, ORG, source.token)
+        yield proxy
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_a_killed_import_resumes_from_its_state_file(source, tmp_path):
+    copy, state = tmp_path / "copy", tmp_path / "state.json"
+    args = ["--data", str(copy), "--org", ORG, "--token", source.token, "--state", str(state)]
+    args += ["--page-size", "5", "--concurrency", "1"]
+    env = {"REPLAYSTORE_PROGRESS": "0", "PATH": "/usr/bin:/bin"}
+    with proxied(source.server.base, every=0, delay=0.1) as slow:
+        with (tmp_path / "import.log").open("wb") as log:
+            process = subprocess.Popen(
+                [*CLI, "import", *args, "--from", slow.base], stdout=log, stderr=log, env=env
+            )
+        deadline = time.monotonic() + 120  # a bounded wait, not a timing assertion
+        while time.monotonic() < deadline and process.poll() is None:
+            held = load(state)
+            if held is not None and held.cursor is not None:
+                break  # the first page is stored
+            time.sleep(0.02)
+        process.kill()  # SIGKILL: no clean-up runs
+        process.wait(timeout=60)
+        held = load(state)
+        assert held is not None and held.cursor is not None and not held.complete
+        slow.delay = 0.0
+        done = run_cli("import", *args, "--from", slow.base)  # the same source: resumed
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("resumed: imported "), done.stdout
+    assert load(state).complete
+    assert_same(source, copy)
+
+
+def test_429_is_waited_out_as_retry_after_says_with_bounded_concurrency(source, tmp_path):
+    with proxied(source.server.base) as proxy:
+        result = import_from(str(tmp_path / "copy"), proxy.base, ORG, source.token, concurrency=2)
+        again = import_from(str(tmp_path / "copy"), proxy.base, ORG, source.token)
     assert result.rate_limited + again.rate_limited == len(proxy.waited) > 0
     assert not proxy.refused  # every refused request was asked again
     assert min(proxy.waited) >= 1.0  # not before Retry-After
