@@ -76,7 +76,9 @@ def query_benchmarks(
     only: str = "",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     store = Store.open(str(root))
-    engine = Engine(store)
+    engine = Engine(store, result_cache=True)
+    # The same engine without the result cache: every query runs in DuckDB (the miss path).
+    uncached = Engine(store, result_cache=False)
     samples = cases.pick_samples(engine)
     snapshot = store.snapshot()
     files = {t: list(snapshot.files[t]) for t in ("segments", "clicks", "links")}
@@ -105,12 +107,18 @@ def query_benchmarks(
         if mt_run is not None and case.mergetree is not None:
             mt_call = mt.call(mt_run, case.mergetree, cases.ALL_PROJECTS, datagen.ANCHOR)
             timed = measure_interleaved(
-                {"ours": lambda c=case: c.ours(engine), "chdb_mergetree": mt_call}, runs
+                {
+                    "ours": lambda c=case: c.ours(engine),
+                    "ours_uncached": lambda c=case: c.ours(uncached),
+                    "chdb_mergetree": mt_call,
+                },
+                runs,
             )
-            row["ours"] = timed["ours"]
-            row["chdb_mergetree"] = {**timed["chdb_mergetree"], "rows": mt_call()}
+            row.update(timed)
+            row["chdb_mergetree"]["rows"] = mt_call()
         else:
             row["ours"] = measure(lambda c=case: c.ours(engine), runs)
+            row["ours_uncached"] = measure(lambda c=case: c.ours(uncached), runs)
         for name, (runner, sources) in engines.items():
             if case.baseline is None:
                 continue
@@ -133,6 +141,7 @@ def query_benchmarks(
         )
         rows.append(row)
     engine.close()
+    uncached.close()
     return rows, {**asdict(samples), "mergetree_load": mt_load}
 
 
