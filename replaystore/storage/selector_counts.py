@@ -287,7 +287,7 @@ def _day_files(dt: DeltaTable) -> list[str]:
 
 
 def _write_totals(con: duckdb.DuckDBPyConnection, dt: DeltaTable) -> None:
-    register_views(con, {TABLE: _day_files(dt)})
+    """Rewrite the all-time totals; `con`'s TABLE view must read `_day_files(dt)`."""
     totals = con.sql(_totals(TABLE).sql(dialect=DIALECT)).to_arrow_table()
     _write_month(dt, _typed(totals), TOTALS_MONTH)
 
@@ -306,7 +306,7 @@ def consolidate(store: Store) -> int:
         source = exp.select(exp.Star()).from_(TABLE).where(in_month).subquery("s")
         rows = con.sql(_summed(source).sql(dialect=DIALECT)).to_arrow_table()
         _write_month(dt, _typed(rows), month)
-    _write_totals(con, dt)
+    _write_totals(store.scan_connection({TABLE: _day_files(dt)}), dt)
     return len(months)
 
 
@@ -348,6 +348,7 @@ def rebuild_table(clicks_table: DeltaTable, dt: DeltaTable) -> int:
     try:
         register_views(con, {"clicks": clicks})
         total = _rebuild(con, dt, _months(con, "clicks") if clicks else [])
+        register_views(con, {TABLE: _day_files(dt)})
         _write_totals(con, dt)
         return total
     finally:
