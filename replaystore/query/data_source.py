@@ -10,9 +10,9 @@ otherwise, or whenever the request prefers it (`X-Preferred-Data-Source: aggrega
 
 from __future__ import annotations
 
+from replaystore.fields.registry import SORTABLE, lookup
 from replaystore.search import parse
 from replaystore.search import values as search_values
-from replaystore.search.fields import SORTABLE, lookup
 from replaystore.search.nodes import And, Filter, FreeText, Has, ListValue, Node, Or
 from replaystore.search.sorting import DEFAULT_SORT
 

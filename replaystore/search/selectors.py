@@ -14,8 +14,8 @@ from cssselect import parser as css
 from sqlglot import exp
 
 from replaystore.errors import SearchError
-from replaystore.search import sql
-from replaystore.search.sources import Accessor, ClickCondition
+from replaystore.fields import sql
+from replaystore.fields.sources import Accessor, ClickCondition
 
 ATTRIBUTES = {
     "alt": "alt",

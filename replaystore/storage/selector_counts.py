@@ -27,10 +27,11 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.properties import WRITER_PROPERTIES
 from replaystore.storage.tables import COMMIT, append, retry_on_conflict
-from replaystore.storage.views import DIALECT, KEY, register_views
+from replaystore.storage.views import KEY, register_views
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store

@@ -7,13 +7,13 @@ from typing import Any
 
 import orjson
 
-from replaystore.query.common import iso
-from replaystore.storage.schema import (
+from replaystore.fields.schema import (
     CLICK_FIELDS,
     FETCHED_COLUMNS,
     PAYLOAD_COLUMNS,
     TAG_FIELDS,
 )
+from replaystore.query.common import iso
 
 Row = Mapping[str, Any]
 ARCHIVED_USER = "Archived Replay"

@@ -13,9 +13,10 @@ from typing import Literal
 
 from sqlglot import exp
 
-from replaystore.search import aggregates as agg
-from replaystore.search import sources as src
-from replaystore.search.sources import Accessor, Match, Values
+from replaystore.fields import reference as ref
+from replaystore.fields import sources as src
+from replaystore.fields.sentry import ERROR_LEVELS, INFO_LEVELS, WARNING_LEVELS
+from replaystore.fields.sources import Accessor, Match, Values
 
 Kind = Literal[
     "string",  # STR: = != IN NOT IN, wildcards; comparisons fold into the value
@@ -125,36 +126,36 @@ FIELDS: tuple[Field, ...] = (
     Field("id", "uuid", "The replay id.", values=src.replay_id()),
     _number(
         "count_errors",
-        agg.count_errors,
+        ref.count_errors,
         "Distinct error ids.",
         sort=("count_errors", "countErrors"),
     ),
-    _number("count_warnings", agg.count_warnings, "Warning events.", sort=("count_warnings",)),
-    _number("count_infos", agg.count_infos, "Info/debug events.", sort=("count_infos",)),
+    _number("count_warnings", ref.count_warnings, "Warning events.", sort=("count_warnings",)),
+    _number("count_infos", ref.count_infos, "Info/debug events.", sort=("count_infos",)),
     _number(
-        "count_urls", agg.count_urls, "Urls visited.", ("count_screens",), sort=("count_urls",)
+        "count_urls", ref.count_urls, "Urls visited.", ("count_screens",), sort=("count_urls",)
     ),
-    _number("count_segments", agg.count_segments, "Recording segments."),
+    _number("count_segments", ref.count_segments, "Recording segments."),
     _number(
-        "count_dead_clicks", agg.count_dead_clicks, "Dead clicks.", sort=("count_dead_clicks",)
+        "count_dead_clicks", ref.count_dead_clicks, "Dead clicks.", sort=("count_dead_clicks",)
     ),
     _number(
-        "count_rage_clicks", agg.count_rage_clicks, "Rage clicks.", sort=("count_rage_clicks",)
+        "count_rage_clicks", ref.count_rage_clicks, "Rage clicks.", sort=("count_rage_clicks",)
     ),
     Field(
         "count_traces",
         "number",
         "Distinct trace ids.",
         summary=lambda: exp.ArraySize(this=exp.column("trace_ids", quoted=True)),
-        raw=agg.count_traces,
+        raw=ref.count_traces,
     ),
-    _number("activity", agg.activity, "Activity score 1..10 (backend b.2).", sort=("activity",)),
+    _number("activity", ref.activity, "Activity score 1..10 (backend b.2).", sort=("activity",)),
     Field(
         "duration",
         "duration",
         "Whole seconds from started_at to finished_at.",
         summary=_column("duration"),
-        raw=agg.duration,
+        raw=ref.duration,
         sort="duration",
         sort_names=("duration",),
     ),
@@ -165,7 +166,7 @@ FIELDS: tuple[Field, ...] = (
         summary=lambda: exp.Coalesce(
             this=exp.column("is_archived", quoted=True), expressions=[exp.false()]
         ),
-        raw=agg.is_archived,
+        raw=ref.is_archived,
     ),
     _string(
         "browser.name", "browser_name", "Browser.", "browser", sort=("browser.name", "browser")
@@ -210,21 +211,21 @@ FIELDS: tuple[Field, ...] = (
         "uuid",
         "Error ids.",
         ("error_id",),
-        values=src.linked_ids("error_ids", agg.ERROR_LEVELS, "error_ids"),
+        values=src.linked_ids("error_ids", ERROR_LEVELS, "error_ids"),
     ),
     Field(
         "warning_ids",
         "uuid",
         "Warning ids.",
         ("warning_id",),
-        values=src.linked_ids("warning_ids", agg.WARNING_LEVELS),
+        values=src.linked_ids("warning_ids", WARNING_LEVELS),
     ),
     Field(
         "info_ids",
         "uuid",
         "Info ids.",
         ("info_id",),
-        values=src.linked_ids("info_ids", agg.INFO_LEVELS),
+        values=src.linked_ids("info_ids", INFO_LEVELS),
     ),
     Field("trace_ids", "uuid", "Trace ids.", ("trace_id", "trace"), values=src.listed("trace_ids")),
     _click("click.tag", "tag", "Tag name of a clicked element."),
@@ -272,45 +273,7 @@ FREE_TEXT_FIELDS = (
     "id",
 )
 
-# Response field names accepted by the `field` parameter (backend b.3).
-VALID_FIELDS: frozenset[str] = frozenset(
-    {
-        "activity",
-        "browser",
-        "count_dead_clicks",
-        "count_errors",
-        "count_rage_clicks",
-        "count_segments",
-        "count_urls",
-        "device",
-        "dist",
-        "duration",
-        "environment",
-        "error_ids",
-        "finished_at",
-        "id",
-        "is_archived",
-        "os",
-        "platform",
-        "project_id",
-        "releases",
-        "sdk",
-        "started_at",
-        "tags",
-        "trace_ids",
-        "urls",
-        "user",
-        "clicks",
-        "info_ids",
-        "warning_ids",
-        "count_warnings",
-        "count_infos",
-        "has_viewed",
-        "replay_type",
-        "ota_updates",
-    }
-)
-
 
 def lookup(name: str) -> Field | None:
+    """The field of a search name or alias, or None (a tag key)."""
     return BY_NAME.get(name)
