@@ -49,7 +49,12 @@ ATTRIBUTES: tuple[ClickAttribute, ...] = (
         in_element=False,
     ),
     ClickAttribute(
-        "role", "click.role", "role of a clicked element.", "click.role", css=("role",), display="role"
+        "role",
+        "click.role",
+        "role of a clicked element.",
+        "click.role",
+        css=("role",),
+        display="role",
     ),
     ClickAttribute(
         "alt", "click.alt", "alt of a clicked element.", "click.alt", css=("alt",), display="alt"

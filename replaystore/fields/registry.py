@@ -1,8 +1,9 @@
 """The field registry: every search and sort key, defined once (DESIGN.md "One field registry").
 
-A `Field` names its kind (how values are typed and which operators apply), its aliases, and
-how to reach its values over the `replays` summary and over the raw rows. Keys that are not
-here are tag keys (backend b.7).
+A `Field` names its kind (how values are typed and which operators apply), its aliases, how
+to reach its values over the `replays` summary and over the raw rows, how to sort by it, and
+which tag keys read its summary column. Keys that are not here are tag keys (backend b.7).
+The maps at the end are derived from `FIELDS`, never typed again.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.fields import reference as ref
 from replaystore.fields import sources as src
+from replaystore.fields.clicks import ATTRIBUTES, ClickAttribute
+from replaystore.fields.schema import REPLAYS
 from replaystore.fields.sentry import ERROR_LEVELS, INFO_LEVELS, WARNING_LEVELS
 from replaystore.fields.sources import Accessor, Match, Values
 
@@ -53,7 +57,9 @@ class Field:
 
     `values` reaches string-like kinds (uuid, ipv4, string); `summary`/`raw` build the
     per-replay value of numeric kinds; `click` is the condition on one click row for
-    click fields (used by the clicks endpoint); `sort` is the summary column to order by.
+    click fields (used by the clicks endpoint); `sort` is the summary column to order by;
+    `column` is the summary column holding a string field's values, which the tag-values
+    endpoint reads for the names in `tag_keys` (c.9).
     """
 
     name: str
@@ -67,6 +73,8 @@ class Field:
     click_flag: str | None = None  # selectors: the click must also have this flag
     sort: str | None = None
     sort_names: tuple[str, ...] = ()
+    column: str | None = None
+    tag_keys: tuple[str, ...] = ()
 
     @property
     def operators(self) -> frozenset[str]:
@@ -81,7 +89,14 @@ def _column(name: str) -> Callable[[], exp.Expression]:
     return lambda: exp.column(name, quoted=True)
 
 
-def _string(name: str, column: str, doc: str, *aliases: str, sort: tuple[str, ...] = ()) -> Field:
+def _string(
+    name: str,
+    column: str,
+    doc: str,
+    *aliases: str,
+    sort: tuple[str, ...] = (),
+    tag_keys: tuple[str, ...] | None = None,
+) -> Field:
     """A string picked per replay: the summary column and the same column of each segment."""
     return Field(
         name,
@@ -91,6 +106,8 @@ def _string(name: str, column: str, doc: str, *aliases: str, sort: tuple[str, ..
         values=src.scalar(column),
         sort=column if sort else None,
         sort_names=sort,
+        column=column,
+        tag_keys=(name,) if tag_keys is None else tag_keys,
     )
 
 
@@ -113,9 +130,12 @@ def _number(
     )
 
 
-def _click(name: str, attribute: str, doc: str, *aliases: str, is_list: bool = False) -> Field:
-    on_click = src.click_attribute(attribute, is_list)
-    return Field(name, "string", doc, aliases, values=src.clicked(on_click), click=on_click)
+def _click(attribute: ClickAttribute) -> Field:
+    on_click = src.click_attribute(attribute.column, attribute.is_list)
+    values = src.clicked(on_click)
+    return Field(
+        attribute.search, "string", attribute.doc, attribute.aliases, values, click=on_click
+    )
 
 
 def _selector(name: str, doc: str, flag: str | None = None) -> Field:
@@ -180,9 +200,10 @@ FIELDS: tuple[Field, ...] = (
     _string(
         "device.model",
         "device_model",
-        "Device model (SPEC §3: also device.model_id).",
+        "Device model (also searched as device.model_id).",
         "device.model_id",
         sort=("device.model", "device.model_id"),
+        tag_keys=("device.model", "device.model_id"),
     ),
     _string("sdk.name", "sdk_name", "SDK.", "sdk", sort=("sdk.name",)),
     _string("sdk.version", "sdk_version", "SDK version."),
@@ -193,19 +214,38 @@ FIELDS: tuple[Field, ...] = (
     _string("user.id", "user_id", "User id.", sort=("user.id",)),
     _string("user.email", "user_email", "User email.", sort=("user.email",)),
     _string("user.username", "user_name", "User name.", "user", sort=("user.username",)),
-    _string("user.geo.city", "user_geo_city", "City."),
-    _string("user.geo.country_code", "user_geo_country_code", "Country code."),
-    _string("user.geo.region", "user_geo_region", "Region."),
-    _string("user.geo.subdivision", "user_geo_subdivision", "Subdivision."),
-    Field("user.ip", "ipv4", "IPv4 address.", ("user.ip_address",), values=src.scalar("user_ip")),
+    # Not among the tag-values column keys (c.9): their values come from the tags.
+    _string("user.geo.city", "user_geo_city", "City.", tag_keys=()),
+    _string("user.geo.country_code", "user_geo_country_code", "Country code.", tag_keys=()),
+    _string("user.geo.region", "user_geo_region", "Region.", tag_keys=()),
+    _string("user.geo.subdivision", "user_geo_subdivision", "Subdivision.", tag_keys=()),
+    Field(
+        "user.ip",
+        "ipv4",
+        "IPv4 address.",
+        ("user.ip_address",),
+        values=src.scalar("user_ip"),
+        column="user_ip",
+        tag_keys=("user.ip",),
+    ),
     Field(
         "releases",
         "string",
         "Releases.",
         ("release",),
         values=src.listed("releases", "release", raw_is_list=False),
+        column="releases",
+        tag_keys=("release", "releases"),
     ),
-    Field("urls", "string", "Urls.", ("url", "screens", "screen"), values=src.listed("urls")),
+    Field(
+        "urls",
+        "string",
+        "Urls.",
+        ("url", "screens", "screen"),
+        values=src.listed("urls"),
+        column="urls",
+        tag_keys=("url",),
+    ),
     Field(
         "error_ids",
         "uuid",
@@ -228,16 +268,7 @@ FIELDS: tuple[Field, ...] = (
         values=src.linked_ids("info_ids", INFO_LEVELS),
     ),
     Field("trace_ids", "uuid", "Trace ids.", ("trace_id", "trace"), values=src.listed("trace_ids")),
-    _click("click.tag", "tag", "Tag name of a clicked element."),
-    _click("click.id", "id", "id of a clicked element."),
-    _click("click.class", "class", "A class of a clicked element.", is_list=True),
-    _click("click.textContent", "text", "Text of a clicked element.", "click_text"),
-    _click("click.role", "role", "role of a clicked element."),
-    _click("click.alt", "alt", "alt of a clicked element."),
-    _click("click.testid", "testid", "data-testid of a clicked element."),
-    _click("click.label", "aria_label", "aria-label of a clicked element.", "click_aria_label"),
-    _click("click.title", "title", "title of a clicked element."),
-    _click("click.component_name", "component_name", "data-sentry-component of a clicked element."),
+    *(_click(attribute) for attribute in ATTRIBUTES),
     _selector("click.selector", "A CSS selector some click matches."),
     _selector("dead.selector", "A CSS selector some dead click matches.", "is_dead"),
     _selector("rage.selector", "A CSS selector some rage click matches.", "is_rage"),
@@ -258,7 +289,20 @@ BY_NAME: dict[str, Field] = {
     name: field for field in FIELDS if field.kind != "time" for name in field.names
 }
 SORTABLE: dict[str, Field] = {name: field for field in FIELDS for name in field.sort_names}
-# SPEC §3 "Free text": a substring of urls, user.*, releases or id.
+
+
+def _is_list(column: str) -> bool:
+    return isinstance(REPLAYS.field(column).type, pa.ListType)
+
+
+# Tag keys the tag-values endpoint reads from a summary column: one value, or a list unnested.
+SCALAR_TAG_KEYS: dict[str, str] = {
+    key: f.column for f in FIELDS if f.column and not _is_list(f.column) for key in f.tag_keys
+}
+LIST_TAG_KEYS: dict[str, str] = {
+    key: f.column for f in FIELDS if f.column and _is_list(f.column) for key in f.tag_keys
+}
+# Free text (backend b.5) is a substring of urls, user.*, releases or id.
 FREE_TEXT_FIELDS = (
     "urls",
     "user.id",
