@@ -48,6 +48,8 @@ OPERATORS: dict[Kind, frozenset[str]] = {
     "time": frozenset(),
 }
 
+# How a field's values spread over a replay's segments, for Sentry's strategy rule (c.1).
+Rows = Literal["static", "varying"]
 ClickMatch = Callable[[Accessor, Match], exp.Expression]
 
 
@@ -59,7 +61,9 @@ class Field:
     per-replay value of numeric kinds; `click` is the condition on one click row for
     click fields (used by the clicks endpoint); `sort` is the summary column to order by;
     `column` is the summary column holding a string field's values, which the tag-values
-    endpoint reads for the names in `tag_keys` (c.9).
+    endpoint reads for the names in `tag_keys` (c.9). `rows` and `scalar_sort` are the
+    field's part in Sentry's choice of the list's query strategy (c.1, `query.data_source`):
+    a "static" field has one value on every segment, a "varying" one may differ per segment.
     """
 
     name: str
@@ -75,6 +79,8 @@ class Field:
     sort_names: tuple[str, ...] = ()
     column: str | None = None
     tag_keys: tuple[str, ...] = ()
+    rows: Rows | None = None
+    scalar_sort: bool = False
 
     @property
     def operators(self) -> frozenset[str]:
@@ -96,6 +102,8 @@ def _string(
     *aliases: str,
     sort: tuple[str, ...] = (),
     tag_keys: tuple[str, ...] | None = None,
+    rows: Rows | None = None,
+    scalar_sort: bool = False,
 ) -> Field:
     """A string picked per replay: the summary column and the same column of each segment."""
     return Field(
@@ -108,6 +116,8 @@ def _string(
         sort_names=sort,
         column=column,
         tag_keys=(name,) if tag_keys is None else tag_keys,
+        rows=rows,
+        scalar_sort=scalar_sort,
     )
 
 
@@ -143,7 +153,7 @@ def _selector(name: str, doc: str, flag: str | None = None) -> Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("id", "uuid", "The replay id.", values=src.replay_id()),
+    Field("id", "uuid", "The replay id.", values=src.replay_id(), rows="static"),
     _number(
         "count_errors",
         ref.count_errors,
@@ -189,14 +199,64 @@ FIELDS: tuple[Field, ...] = (
         raw=ref.is_archived,
     ),
     _string(
-        "browser.name", "browser_name", "Browser.", "browser", sort=("browser.name", "browser")
+        "browser.name",
+        "browser_name",
+        "Browser.",
+        "browser",
+        sort=("browser.name", "browser"),
+        rows="static",
+        scalar_sort=True,
     ),
-    _string("browser.version", "browser_version", "Browser version.", sort=("browser.version",)),
-    _string("os.name", "os_name", "OS.", "os", sort=("os.name", "os", "os_name")),
-    _string("os.version", "os_version", "OS version.", sort=("os.version",)),
-    _string("device.name", "device_name", "Device.", "device", sort=("device.name",)),
-    _string("device.brand", "device_brand", "Device brand.", sort=("device.brand",)),
-    _string("device.family", "device_family", "Device family.", sort=("device.family",)),
+    _string(
+        "browser.version",
+        "browser_version",
+        "Browser version.",
+        sort=("browser.version",),
+        rows="static",
+        scalar_sort=True,
+    ),
+    _string(
+        "os.name",
+        "os_name",
+        "OS.",
+        "os",
+        sort=("os.name", "os", "os_name"),
+        rows="static",
+        scalar_sort=True,
+    ),
+    _string(
+        "os.version",
+        "os_version",
+        "OS version.",
+        sort=("os.version",),
+        rows="static",
+        scalar_sort=True,
+    ),
+    _string(
+        "device.name",
+        "device_name",
+        "Device.",
+        "device",
+        sort=("device.name",),
+        rows="static",
+        scalar_sort=True,
+    ),
+    _string(
+        "device.brand",
+        "device_brand",
+        "Device brand.",
+        sort=("device.brand",),
+        rows="static",
+        scalar_sort=True,
+    ),
+    _string(
+        "device.family",
+        "device_family",
+        "Device family.",
+        sort=("device.family",),
+        rows="static",
+        scalar_sort=True,
+    ),
     _string(
         "device.model",
         "device_model",
@@ -204,16 +264,37 @@ FIELDS: tuple[Field, ...] = (
         "device.model_id",
         sort=("device.model", "device.model_id"),
         tag_keys=("device.model", "device.model_id"),
+        rows="static",
+        scalar_sort=True,
     ),
-    _string("sdk.name", "sdk_name", "SDK.", "sdk", sort=("sdk.name",)),
-    _string("sdk.version", "sdk_version", "SDK version."),
-    _string("dist", "dist", "Distribution.", sort=("dist",)),
-    _string("environment", "environment", "Environment."),
-    _string("platform", "platform", "Platform.", sort=("platform",)),
+    _string(
+        "sdk.name", "sdk_name", "SDK.", "sdk", sort=("sdk.name",), rows="static", scalar_sort=True
+    ),
+    _string("sdk.version", "sdk_version", "SDK version.", rows="static"),
+    _string("dist", "dist", "Distribution.", sort=("dist",), rows="static", scalar_sort=True),
+    _string("environment", "environment", "Environment.", rows="static"),
+    _string(
+        "platform", "platform", "Platform.", sort=("platform",), rows="static", scalar_sort=True
+    ),
     _string("replay_type", "replay_type", "session or buffer."),
-    _string("user.id", "user_id", "User id.", sort=("user.id",)),
-    _string("user.email", "user_email", "User email.", sort=("user.email",)),
-    _string("user.username", "user_name", "User name.", "user", sort=("user.username",)),
+    _string("user.id", "user_id", "User id.", sort=("user.id",), rows="varying", scalar_sort=True),
+    _string(
+        "user.email",
+        "user_email",
+        "User email.",
+        sort=("user.email",),
+        rows="varying",
+        scalar_sort=True,
+    ),
+    _string(
+        "user.username",
+        "user_name",
+        "User name.",
+        "user",
+        sort=("user.username",),
+        rows="varying",
+        scalar_sort=True,
+    ),
     # Not among the tag-values column keys (c.9): their values come from the tags.
     _string("user.geo.city", "user_geo_city", "City.", tag_keys=()),
     _string("user.geo.country_code", "user_geo_country_code", "Country code.", tag_keys=()),
@@ -227,6 +308,7 @@ FIELDS: tuple[Field, ...] = (
         values=src.scalar("user_ip"),
         column="user_ip",
         tag_keys=("user.ip",),
+        rows="varying",
     ),
     Field(
         "releases",
@@ -236,6 +318,7 @@ FIELDS: tuple[Field, ...] = (
         values=src.listed("releases", "release", raw_is_list=False),
         column="releases",
         tag_keys=("release", "releases"),
+        rows="static",
     ),
     Field(
         "urls",
@@ -245,6 +328,7 @@ FIELDS: tuple[Field, ...] = (
         values=src.listed("urls"),
         column="urls",
         tag_keys=("url",),
+        rows="varying",
     ),
     Field(
         "error_ids",
@@ -252,6 +336,7 @@ FIELDS: tuple[Field, ...] = (
         "Error ids.",
         ("error_id",),
         values=src.linked_ids("error_ids", ERROR_LEVELS, "error_ids"),
+        rows="varying",
     ),
     Field(
         "warning_ids",
@@ -267,7 +352,14 @@ FIELDS: tuple[Field, ...] = (
         ("info_id",),
         values=src.linked_ids("info_ids", INFO_LEVELS),
     ),
-    Field("trace_ids", "uuid", "Trace ids.", ("trace_id", "trace"), values=src.listed("trace_ids")),
+    Field(
+        "trace_ids",
+        "uuid",
+        "Trace ids.",
+        ("trace_id", "trace"),
+        values=src.listed("trace_ids"),
+        rows="varying",
+    ),
     *(_click(attribute) for attribute in ATTRIBUTES),
     _selector("click.selector", "A CSS selector some click matches."),
     _selector("dead.selector", "A CSS selector some dead click matches.", "is_dead"),
@@ -275,7 +367,12 @@ FIELDS: tuple[Field, ...] = (
     Field("viewed_by_id", "viewed_by_id", "A user who viewed the replay.", ("seen_by_id",)),
     Field("viewed_by_me", "viewed_by_me", "Viewed by the requesting user.", ("seen_by_me",)),
     Field(
-        "started_at", "time", "Start.", sort="started_at", sort_names=("started_at", "startedAt")
+        "started_at",
+        "time",
+        "Start.",
+        sort="started_at",
+        sort_names=("started_at", "startedAt"),
+        scalar_sort=True,
     ),
     Field(
         "finished_at", "time", "End.", sort="finished_at", sort_names=("finished_at", "finishedAt")
@@ -289,6 +386,12 @@ BY_NAME: dict[str, Field] = {
     name: field for field in FIELDS if field.kind != "time" for name in field.names
 }
 SORTABLE: dict[str, Field] = {name: field for field in FIELDS for name in field.sort_names}
+
+
+# The list's X-Data-Source rule (c.1, `query.data_source`), by field name.
+STATIC_FIELDS = frozenset(f.name for f in FIELDS if f.rows == "static")
+VARYING_FIELDS = frozenset(f.name for f in FIELDS if f.rows == "varying")
+SCALAR_SORTS = frozenset(f.name for f in FIELDS if f.scalar_sort)
 
 
 def _is_list(column: str) -> bool:
