@@ -27,24 +27,24 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
+from replaystore.fields.clicks import ELEMENT, FLAGS
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.properties import WRITER_PROPERTIES
 from replaystore.storage.tables import COMMIT, append, retry_on_conflict
-from replaystore.storage.views import DIALECT, KEY, register_views
+from replaystore.storage.views import KEY, register_views
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
 
 TABLE = "selectors"
-# The element attributes of the ranking's group key (extra §2.3, with the project).
-ELEMENT = ("tag", "id", "class", "role", "alt", "testid", "aria_label", "title", "component_name")
 GROUP = ("project_id", "day", "environment", *ELEMENT, "element_key", "flagged", "month")
 # `element_key` joins the attributes with these separators (the class list with the second):
 # the ranking groups by (project_id, element_key), one short text instead of nine columns
 # and a list (medium: ~100 -> ~30 ms), and reads the attributes back from it.
 FIELD_SEPARATOR, CLASS_SEPARATOR = "\x1f", "\x1e"
 # The click columns the counts are computed from.
-READ = ("project_id", "timestamp", "environment", *ELEMENT, "is_dead", "is_rage", "month")
+READ = ("project_id", "timestamp", "environment", *ELEMENT, *FLAGS, "month")
 _SOURCE = "selector_clicks"
 
 

@@ -9,11 +9,11 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.layout import RAW_TABLES, table_schema
 from replaystore.storage.objectstore import attach_files
 from replaystore.storage.snapshot import Snapshot
 
-DIALECT = "duckdb"
 KEY = ("project_id", "replay_id")
 
 

@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 from prometheus_client import Histogram
 from sqlglot import exp
 
+from replaystore.fields import schema
 from replaystore.metrics import REGISTRY
-from replaystore.storage import schema, selector_counts
+from replaystore.storage import selector_counts
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
