@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from replaystore.storage.summary import PICKED
+from replaystore.fields.summary import PICKED
 
 SLACK = timedelta(hours=1)
 

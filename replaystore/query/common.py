@@ -112,15 +112,6 @@ def is_replay_id(value: str) -> bool:
     return bool(_HEX32.match(value))
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with an explicit offset and microseconds (SPEC §3 "Timestamps out")."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
 def project_condition(project_ids: Sequence[int]) -> exp.Expression:
     if not project_ids:
         return exp.false()

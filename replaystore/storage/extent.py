@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 from prometheus_client import Counter
 from sqlglot import exp
 
+from replaystore.fields.sql import DIALECT
 from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import Blob
 from replaystore.storage.layout import SUMMARY_TABLES
-from replaystore.storage.views import DIALECT
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store

@@ -36,7 +36,7 @@ from replaystore.storage.objectstore import StorageConfig
 from replaystore.storage.properties import DEFAULT_RETENTION
 from replaystore.storage.snapshot import Snapshot, SnapshotReader, file_month
 from replaystore.storage.tables import COMMIT, made_by_replaystore, open_all
-from replaystore.storage.views import register_views, snapshot_files
+from replaystore.storage.views import register_views, snapshot_files, views_reading
 
 log = logging.getLogger(__name__)
 
@@ -348,11 +348,14 @@ class Store:
         return [f for f in files if file_month(f) in months]
 
     def scan_connection(self, files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
-        """The writers' own DuckDB connection (reused: call with self.lock held), its views
-        re-pointed at the given files."""
+        """The writers' own DuckDB connection (reused: call with self.lock held), the views of
+        the given tables pointed at the given files. Only those views: the others keep what an
+        earlier call gave them, so a write's successive scans do not re-create each other's
+        views (storage/views.py)."""
         if self._scan is None:
             self._scan = self.duckdb()
-        register_views(self._scan, files)
+            self._scan_views: dict[str, str] = {}
+        register_views(self._scan, files, only=views_reading(files), created=self._scan_views)
         return self._scan
 
 

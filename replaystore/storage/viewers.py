@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.tables import append
-from replaystore.storage.views import DIALECT
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
