@@ -30,24 +30,12 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.storage.batch import Blob
-from replaystore.storage.layout import Layout, is_blob_key
+from replaystore.storage.layout import RECORDINGS, Layout, is_blob_key
+from replaystore.storage.views import scan
 
 TEMP_MARK = ".tmp-"
 PACKS = "packs"
 KEY3 = ("project_id", "replay_id", "segment_id")
-
-RECORDINGS = pa.schema(
-    [
-        pa.field("project_id", pa.int64(), nullable=False),
-        pa.field("replay_id", pa.string(), nullable=False),
-        pa.field("segment_id", pa.int64(), nullable=False),
-        pa.field("pack", pa.string(), nullable=False),  # path under blobs/packs/
-        pa.field("offset", pa.int64(), nullable=False),
-        pa.field("length", pa.int64(), nullable=False),
-        pa.field("written_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("month", pa.string(), nullable=False),  # the month the body was written
-    ]
-)
 
 # A pack below this size is merged with others by maintenance; merged packs go up to MAX.
 SMALL_PACK_BYTES = 4 << 20
@@ -96,8 +84,6 @@ def _in_replays(keys: Iterable[tuple[int, str]]) -> exp.Expression:
 
 
 def _index_source(files: list[str]) -> exp.Expression:
-    from replaystore.storage.views import scan
-
     return scan(files, RECORDINGS).subquery("idx")
 
 

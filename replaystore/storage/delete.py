@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -11,19 +10,17 @@ from sqlglot import exp
 
 from replaystore.storage import schema, selector_counts
 from replaystore.storage.blobs import Purge
+from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT
 
-if TYPE_CHECKING:
-    from replaystore.storage.store import Store
-
 PURGED = ("segments", "clicks", "links", "viewers")
 
 
 def delete_replay(
-    store: Store, project_id: int, replay_id: str, *, now: datetime | None = None
+    store: StoreCore, project_id: int, replay_id: str, *, now: datetime | None = None
 ) -> bool:
     """False when the replay is already archived; else purge it and return True."""
     with store.writing():
@@ -60,7 +57,7 @@ def delete_replay(
     return True
 
 
-def purge_blobs(store: Store, replays: set[tuple[int, str]], when: datetime) -> Purge:
+def purge_blobs(store: StoreCore, replays: set[tuple[int, str]], when: datetime) -> Purge:
     """Rewrite the packs holding these replays' recordings without them, commit the moved
     bodies' index rows and delete the replays' rows (call with the lock held; publish, then
     `store.blobs.remove_packs(result.packs)`)."""
@@ -81,7 +78,7 @@ def purge_blobs(store: Store, replays: set[tuple[int, str]], when: datetime) -> 
     return purge
 
 
-def _all_files(store: Store) -> dict[str, list[str]]:
+def _all_files(store: StoreCore) -> dict[str, list[str]]:
     # Raw tables only: the summary is computed from them, and the summary tables may be
     # under a background fold (storage/maintenance.py) meanwhile.
     return {t: store.latest_files(t) for t in RAW_TABLES}
@@ -125,7 +122,7 @@ def _marker(
     )
 
 
-def _archived_summary(store: Store, key: list[tuple[int, str]], when: datetime) -> pa.Table:
+def _archived_summary(store: StoreCore, key: list[tuple[int, str]], when: datetime) -> pa.Table:
     """The summary recomputed with the new archive marker: the archived shape (b.4)."""
     con = store.scan_connection(_all_files(store))
     return compute_summaries(con, key, when)

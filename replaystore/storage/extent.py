@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,11 +21,9 @@ from sqlglot import exp
 
 from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import Blob
+from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import SUMMARY_TABLES
 from replaystore.storage.views import DIALECT
-
-if TYPE_CHECKING:
-    from replaystore.storage.store import Store
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,7 +42,7 @@ DROPPED = Counter(
 )
 
 
-def stored_extents(store: Store, keys: set[Key]) -> dict[Key, Extent]:
+def stored_extents(store: StoreCore, keys: set[Key]) -> dict[Key, Extent]:
     """started_at and finished_at of the touched replays that have a stored summary."""
     if not keys:
         return {}

@@ -8,6 +8,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 import fsspec
+import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
 from replaystore.errors import ReplayStoreError
@@ -20,6 +21,20 @@ BLOB_TABLES = ("recordings",)  # where each recording body is packed (storage/bl
 COUNT_TABLES = ("selectors",)  # signed counts written beside the raw rows (selector_counts.py)
 ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES + BLOB_TABLES + COUNT_TABLES
 _REPLAY_ID = re.compile(r"[0-9a-f]{32}")
+
+# The recordings index: where each body lies in its pack (blobs.py).
+RECORDINGS = pa.schema(
+    [
+        pa.field("project_id", pa.int64(), nullable=False),
+        pa.field("replay_id", pa.string(), nullable=False),
+        pa.field("segment_id", pa.int64(), nullable=False),
+        pa.field("pack", pa.string(), nullable=False),  # path under blobs/packs/
+        pa.field("offset", pa.int64(), nullable=False),
+        pa.field("length", pa.int64(), nullable=False),
+        pa.field("written_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("month", pa.string(), nullable=False),  # the month the body was written
+    ]
+)
 
 
 def is_blob_key(project_id: object, replay_id: object, segment_id: object = 0) -> bool:
@@ -55,8 +70,6 @@ def normalize_root(root: str) -> str:
 def table_schema(table: str) -> object:
     """The Arrow schema of a stored table (the recent tier shares the summary's)."""
     if table == "recordings":
-        from replaystore.storage.blobs import RECORDINGS
-
         return RECORDINGS
     return schema.REPLAYS if table == "replays_recent" else schema.TABLES[table]
 

@@ -80,23 +80,25 @@ def _add_columns(dt: DeltaTable, table: str, names: list[str]) -> DeltaTable:
 
 
 def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTable]:
-    def exists(table: str) -> bool:
-        return DeltaTable.is_deltatable(layout.table_uri(table), storage_options)
-
     # An index created empty next to a filled summary would answer wrongly, not fail.
-    if exists("replays") and not exists("tags"):
+    if _exists(layout, "replays", storage_options) and not _exists(layout, "tags", storage_options):
         raise ReplayStoreError(
             f"the store at {layout.root} was written by an older replaystore: it has no tag "
             "index; re-create the store and ingest again"
         )
-    # A store written before the ranking's counts existed gets them from its click rows.
-    counts_missing = exists("clicks") and not exists("selectors")
-    tables = {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
-    if counts_missing:
-        from replaystore.storage.selector_counts import rebuild_table
+    return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
 
-        rebuild_table(tables["clicks"], tables["selectors"])
-    return tables
+
+def lacks_selector_counts(layout: Layout, storage_options: dict | None) -> bool:
+    """True for a store written before the ranking's counts existed (they are rebuilt from
+    its click rows)."""
+    return _exists(layout, "clicks", storage_options) and not _exists(
+        layout, "selectors", storage_options
+    )
+
+
+def _exists(layout: Layout, table: str, storage_options: dict | None) -> bool:
+    return DeltaTable.is_deltatable(layout.table_uri(table), storage_options)
 
 
 def append(
