@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,10 +10,11 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
+from replaystore.storage.properties import partition_month
+
 # Replays last at most an hour: single-replay lookups widen the window by that much (b.1).
 REPLAY_SLACK = timedelta(hours=1)
 MAX_PAGE = 100
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class Executor(Protocol):
@@ -46,14 +46,10 @@ class Window:
         last = self.end - timedelta(microseconds=1)
         col = exp.column(column)
         return exp.and_(
-            col >= exp.Literal.string(_month(self.start)),
-            col <= exp.Literal.string(_month(last)),
+            col >= exp.Literal.string(partition_month(self.start)),
+            col <= exp.Literal.string(partition_month(last)),
             copy=False,
         )
-
-
-def _month(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)
@@ -106,10 +102,6 @@ def segment_id_or_none(value: str) -> int | None:
         return None
     number = int(value)
     return number if number <= MAX_SEGMENT_ID else None
-
-
-def is_replay_id(value: str) -> bool:
-    return bool(_HEX32.match(value))
 
 
 def iso(value: datetime | None) -> str | None:

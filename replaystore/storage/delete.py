@@ -12,8 +12,9 @@ from replaystore.storage import schema, selector_counts
 from replaystore.storage.blobs import Purge
 from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES
+from replaystore.storage.properties import partition_month
 from replaystore.storage.summary import compute_summaries
-from replaystore.storage.tables import append, merge_rows
+from replaystore.storage.tables import append, delete_rows
 from replaystore.storage.views import DIALECT
 
 PURGED = ("segments", "clicks", "links", "viewers")
@@ -48,7 +49,7 @@ def delete_replay(
                     "month": pa.array(months[table], pa.string()),
                 }
             )
-            merge_rows(store.tables[table], rows, ("project_id", "replay_id"), delete=True)
+            delete_rows(store.tables[table], rows, ("project_id", "replay_id"))
         if archived is not None:
             append(store.tables["replays_recent"], archived)
         selector_counts.record(store, purged_counts)
@@ -73,7 +74,7 @@ def purge_blobs(store: StoreCore, replays: set[tuple[int, str]], when: datetime)
             "month": pa.array([m for _ in keys for m in months], pa.string()),
         }
     )
-    merge_rows(index, rows, ("project_id", "replay_id"), delete=True)
+    delete_rows(index, rows, ("project_id", "replay_id"))
     store.blobs.purge_legacy(replays)
     return purge
 
@@ -115,7 +116,7 @@ def _marker(
                 "replay_id": replay_id,
                 "timestamp": when,
                 "started_at": started_at,
-                "month": when.strftime("%Y-%m"),
+                "month": partition_month(when),
             }
         ],
         schema=schema.ARCHIVES,

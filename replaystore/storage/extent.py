@@ -23,6 +23,7 @@ from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import Blob
 from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import SUMMARY_TABLES
+from replaystore.storage.properties import in_utc, partition_month
 from replaystore.storage.views import DIALECT
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,10 @@ def months_of(extents: dict[Key, Extent]) -> set[str]:
     """Every month partition that can hold a row of these stored replays."""
     months: set[str] = set()
     for started, finished in extents.values():
-        moment = (started - SEGMENT_WINDOW).replace(day=1, hour=0, minute=0, second=0)
+        moment = in_utc(started - SEGMENT_WINDOW).replace(day=1, hour=0, minute=0, second=0)
         last = finished + SEGMENT_WINDOW
         while moment <= last:
-            months.add(moment.strftime("%Y-%m"))
+            months.add(partition_month(moment))
             moment = (moment + timedelta(days=32)).replace(day=1)
     return months
 

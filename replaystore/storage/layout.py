@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import fsspec
 import pyarrow as pa
-from fsspec.implementations.local import LocalFileSystem
 
 from replaystore.errors import ReplayStoreError
 from replaystore.storage import schema
@@ -37,6 +36,12 @@ RECORDINGS = pa.schema(
 )
 
 
+def is_remote(root: str) -> bool:
+    """True for a store root (or a path under one) on object storage: the one answer to "is
+    this store local?". A `file:` URL is local (normalize_root turns it into its path)."""
+    return "://" in root and not root.startswith("file:")
+
+
 def is_blob_key(project_id: object, replay_id: object, segment_id: object = 0) -> bool:
     """True for a key that names a file inside the blob folder: non-negative integer ids and a
     32-hex replay id. Anything else (`..`, `/`, NUL) must never become part of a path."""
@@ -62,7 +67,7 @@ def normalize_root(root: str) -> str:
                 "local path (file:///absolute/path)"
             )
         root = urllib.parse.unquote(parts.path) or "/"
-    elif "://" in root:
+    elif is_remote(root):
         return root.rstrip("/")
     return os.path.realpath(os.path.expanduser(root))
 
@@ -90,7 +95,7 @@ class Layout:
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.root
+        return not is_remote(self.root)
 
     def table_uri(self, table: str) -> str:
         return f"{self.root}/tables/{table}"
@@ -112,7 +117,3 @@ class Layout:
     @property
     def lock_path(self) -> str:
         return f"{self.root}/.writer.lock"
-
-
-def is_local_fs(fs: fsspec.AbstractFileSystem) -> bool:
-    return isinstance(fs, LocalFileSystem)

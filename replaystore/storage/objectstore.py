@@ -29,6 +29,7 @@ import duckdb
 import fsspec
 
 from replaystore.errors import ReplayStoreError
+from replaystore.storage.layout import is_remote
 
 # The variables read from the environment for an s3:// store, in deltalake's spelling.
 S3_VARIABLES = (
@@ -57,10 +58,6 @@ class UnsupportedStorage(ReplayStoreError):
     """A URL scheme replaystore cannot write safely (no conditional puts)."""
 
     status = 400
-
-
-def is_remote(root: str) -> bool:
-    return "://" in root
 
 
 @dataclass(frozen=True)

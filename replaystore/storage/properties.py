@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
 
@@ -11,6 +11,16 @@ from replaystore.storage.layout import SUMMARY_TABLES
 ROW_GROUP_ROWS = 122_880
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 PARTITION_BY = ["month"]
+
+
+def partition_month(moment: datetime) -> str:
+    """The `month` partition key of a moment: its UTC `YYYY-MM` (a naive moment is UTC)."""
+    return in_utc(moment).strftime("%Y-%m")
+
+
+def in_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
 
 # Vacuum keeps files removed less than this long ago (and the Delta log that old), and the
 # sweeper keeps temp files that young: longer than any query or write runs (deltalake-notes

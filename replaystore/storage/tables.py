@@ -142,37 +142,45 @@ def merge_predicate(months: list[str], keys: tuple[str, ...]) -> str:
     return exp.and_(in_months, *equal).sql()
 
 
-def merge_rows(
-    dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...], *, delete: bool = False
-) -> None:
-    """Replace (or with delete=True remove) the stored rows matching rows on keys.
-
-    A delete that loses the commit race reruns on the newest version (removing by key is
-    right on any version); a replacement keeps failing, so the caller retries its whole batch."""
-    months = sorted({m for m in rows.column("month").to_pylist() if m is not None})
+def merge_rows(dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...]) -> None:
+    """Replace the stored rows matching rows on keys. One that loses the commit race keeps
+    failing (it would replace rows it never read), so the caller retries its whole batch."""
+    months = _months(rows)
     if rows.num_rows == 0 or not months:
         return
+    retry_on_conflict(lambda: _merger(dt, rows, months, keys).when_matched_update_all().execute())
 
+
+def delete_rows(dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...]) -> None:
+    """Remove the stored rows matching rows on keys. One that loses the commit race reruns on
+    the newest version: removing by key is right on any version."""
+    months = _months(rows)
+    if rows.num_rows == 0 or not months:
+        return
     attempts = 0
 
     def run() -> None:
         nonlocal attempts
-        if attempts and delete:
+        if attempts:
             # Lost the race to a concurrent commit (the writer's background merge commits
             # outside the lock): rerun on the newest version, or every retry loses again.
             dt.update_incremental()
         attempts += 1
-        merger = dt.merge(
-            rows,
-            merge_predicate(months, keys),
-            source_alias="s",
-            target_alias="t",
-            writer_properties=WRITER_PROPERTIES,
-            commit_properties=COMMIT,
-        )
-        if delete:
-            merger.when_matched_delete().execute()
-        else:
-            merger.when_matched_update_all().execute()
+        _merger(dt, rows, months, keys).when_matched_delete().execute()
 
     retry_on_conflict(run)
+
+
+def _months(rows: pa.Table) -> list[str]:
+    return sorted({m for m in rows.column("month").to_pylist() if m is not None})
+
+
+def _merger(dt: DeltaTable, rows: pa.Table, months: list[str], keys: tuple[str, ...]):
+    return dt.merge(
+        rows,
+        merge_predicate(months, keys),
+        source_alias="s",
+        target_alias="t",
+        writer_properties=WRITER_PROPERTIES,
+        commit_properties=COMMIT,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import duckdb
 import pyarrow as pa
@@ -16,7 +16,7 @@ from replaystore.storage.batch import WriteBatch
 from replaystore.storage.core import StoreCore
 from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
-from replaystore.storage.properties import writer_properties
+from replaystore.storage.properties import partition_month, writer_properties
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT, KEY
@@ -102,12 +102,10 @@ def _months_near(tables: dict[str, pa.Table]) -> set[str]:
                 continue
             for ts in rows.column(column).to_pylist():
                 if ts is not None:
-                    months.update(_month(ts + d) for d in (-REPLAY_SPAN, timedelta(0), REPLAY_SPAN))
+                    months.update(
+                        partition_month(ts + d) for d in (-REPLAY_SPAN, timedelta(0), REPLAY_SPAN)
+                    )
     return months
-
-
-def _month(ts: datetime) -> str:
-    return ts.strftime("%Y-%m")
 
 
 def _keys_of(*tables: pa.Table) -> set[Key]:
