@@ -12,7 +12,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.engines.result_cache import ResultCache, enabled_by_default, params_key
 from replaystore.errors import QueryLimitError
+from replaystore.storage.snapshot import Snapshot
 from replaystore.storage.store import Store
 from replaystore.storage.views import (
     ALL_VIEWS,
@@ -53,8 +55,12 @@ class DuckDBEngine:
         memory_limit: str = "1GB",
         query_timeout: float = QUERY_TIMEOUT,
         max_concurrent: int = MAX_CONCURRENT_QUERIES,
+        result_cache: bool | None = None,
     ) -> None:
         self.store = store
+        use_cache = enabled_by_default() if result_cache is None else result_cache
+        self.results: ResultCache | None = ResultCache() if use_cache else None
+        self._token: tuple[object, int] | None = None
         self.query_timeout = query_timeout
         self._con = duckdb.connect(
             config={
@@ -75,7 +81,11 @@ class DuckDBEngine:
     def cursor(self, views: Collection[str] | None = None) -> duckdb.DuckDBPyConnection:
         """This thread's cursor, its views (`views`, default all) pointing at the current
         snapshot. Only views whose files changed are created again (storage/views.py)."""
-        snapshot = self.store.snapshot()
+        return self._cursor_at(self.store.snapshot(), views)
+
+    def _cursor_at(
+        self, snapshot: Snapshot, views: Collection[str] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         local = self._local
         cursor: duckdb.DuckDBPyConnection | None = getattr(local, "cursor", None)
         if cursor is None:
@@ -99,13 +109,36 @@ class DuckDBEngine:
 
     def execute(self, query: exp.Expression | str, params: Params = None) -> list[dict[str, Any]]:
         """Run a query and fetch every row as a dict; QueryLimitError past the time/memory cap."""
-        cursor = self.cursor(_views(query))
+        views = _views(query)  # before the SQL: generating without a copy may alter the tree
         sql = _sql(query)
+        snapshot = self.store.snapshot()
+        # Only trees the product built are cached (SELECTs over the snapshot's views); SQL
+        # text may be anything (SET, a table function over other files).
+        key = None
+        if self.results is not None and isinstance(query, exp.Query):
+            key = (self._snapshot_token(snapshot), sql, params_key(params))
+            cached = self.results.get(key)
+            if cached is not None:
+                return cached
+        cursor = self._cursor_at(snapshot, views)
         with self._slots, _limited(cursor, self.query_timeout):
             result = cursor.execute(sql, params)
             columns = [d[0] for d in result.description]
             rows = result.fetchall()
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+        found = [dict(zip(columns, row, strict=True)) for row in rows]
+        if key is not None and self.results is not None:
+            self.results.put(key, found)
+        return found
+
+    def _snapshot_token(self, snapshot: Snapshot) -> int:
+        """A number that changes with every published snapshot: its seq, made unique across a
+        store recreated at the same place (seq restarting) by the data files it names."""
+        held = self._token
+        if held is not None and held[0] is snapshot:
+            return held[1]
+        token = snapshot.seq << 32 | (hash(tuple(snapshot.files.items())) & 0xFFFFFFFF)
+        self._token = (snapshot, token)
+        return token
 
     def execute_arrow(self, query: exp.Expression | str, params: Params = None) -> pa.Table:
         """Run a query and fetch the whole result as an Arrow table (capped as `execute`)."""
