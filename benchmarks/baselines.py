@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from replaystore.storage.summary import PICKED
+from replaystore.fields.summary import PICKED
 
 SLACK = timedelta(hours=1)
 
@@ -282,10 +282,16 @@ def duckdb_runner(threads: int = 2, memory_limit: str = "1GB") -> Runner:
     return run
 
 
+_CHDB_SESSION: list[Any] = []
+
+
 def chdb_runner() -> Runner:
+    """A runner on the process's one chdb session (chdb allows one per process)."""
     from chdb import session  # imported here: an optional benchmark dependency
 
-    sess = session.Session()
+    if not _CHDB_SESSION:
+        _CHDB_SESSION.append(session.Session())
+    sess = _CHDB_SESSION[0]
 
     def run(sql: str) -> list[tuple[Any, ...]]:
         result = sess.query(sql, "JSONCompact")

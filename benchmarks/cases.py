@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from benchmarks import datagen
+from benchmarks import mergetree as mt
 from benchmarks.baselines import Case, Dialect, Predicate, q
 from replaystore.engine import Engine
 from replaystore.query import clicks, replays, segments, tags
@@ -46,6 +47,7 @@ class QueryCase:
     name: str
     ours: Callable[[Engine], Any]
     baseline: Case | None
+    mergetree: mt.MtCase | None = None  # the same query over ClickHouse's MergeTree summary
 
 
 def pick_samples(engine: Engine) -> Samples:
@@ -126,51 +128,93 @@ def _dead_button_btn(d: Dialect) -> str:
 def build_cases(s: Samples) -> list[QueryCase]:
     """Every listed query, ours and the Sentry-shaped baseline."""
     cases = [
-        QueryCase("browse_7d", _list(days=7), Case(days=7)),
-        QueryCase("browse_90d", _list(days=90), Case(days=90)),
+        QueryCase("browse_7d", _list(days=7), Case(days=7), mt.MtCase(days=7)),
+        QueryCase("browse_90d", _list(days=90), Case(days=90), mt.MtCase(days=90)),
+        QueryCase(
+            "sort_count_errors_7d",
+            _list(sort="-count_errors", days=7),
+            Case(sort="-count_errors", days=7),
+            mt.MtCase(sort="-count_errors", days=7),
+        ),
     ]
     for field in SORTED_AGGREGATES:
         cases.append(
-            QueryCase(f"sort_{field}", _list(sort=f"-{field}"), Case(sort=f"-{field}", days=90))
+            QueryCase(
+                f"sort_{field}",
+                _list(sort=f"-{field}"),
+                Case(sort=f"-{field}", days=90),
+                mt.MtCase(sort=f"-{field}", days=90),
+            )
         )
-    searches: list[tuple[str, str, Case]] = [
-        ("search_url_exact", f'url:"{s.url}"', Case(having=_some("s.urls", s.url), days=90)),
-        ("search_url_wildcard", f"url:*{s.url_part}/*", Case(having=_wild(s.url_part), days=90)),
+    url_exact = Case(having=_some("s.urls", s.url), days=90)
+    searches: list[tuple[str, str, Case, str]] = [
+        ("search_url_exact", f'url:"{s.url}"', url_exact, mt.has("urls", s.url)),
+        (
+            "search_url_wildcard",
+            f"url:*{s.url_part}/*",
+            Case(having=_wild(s.url_part), days=90),
+            mt.wildcard(s.url_part),
+        ),
         (
             "search_user_email",
             f"user.email:{s.user_email}",
             Case(where=f"user_email = {q(s.user_email)}", days=90),
+            f"user_email = {q(s.user_email)}",
         ),
         (
             "search_release",
             f"release:{s.release}",
             Case(where=f"release = {q(s.release)}", days=90),
+            mt.has("releases", s.release),
         ),
-        ("search_tag", "plan:enterprise", Case(having=_tag("plan", "enterprise"), days=90)),
+        (
+            "search_tag",
+            "plan:enterprise",
+            Case(having=_tag("plan", "enterprise"), days=90),
+            mt.tag("plan", "enterprise"),
+        ),
         (
             "search_error_id",
             f"error_id:{s.error_id}",
             Case(having=_some("s.error_ids", s.error_id), days=90),
+            mt.has("error_ids", s.error_id),
         ),
-        ("search_count_errors", "count_errors:>1", Case(having=_count_errors(1), days=90)),
+        (
+            "search_count_errors",
+            "count_errors:>1",
+            Case(having=_count_errors(1), days=90),
+            "count_errors > 1",
+        ),
         (
             "search_duration",
             "duration:>20m duration:<40m",
             Case(having=_duration(1200, 2400), days=90),
+            "duration > 1200 AND duration < 2400",
         ),
         (
             "search_click_selector",
             'click.selector:"button#submit"',
             Case(click_filter="tag = 'button' AND id = 'submit'", days=90),
+            mt.click("c.tag = 'button' AND c.id = 'submit'"),
         ),
         (
             "search_dead_selector",
             'dead.selector:"button.btn"',
             Case(click_filter=_dead_button_btn, days=90),
+            mt.click("c.tag = 'button' AND has(c.class, 'btn') AND c.is_dead"),
         ),
     ]
-    for name, query, case in searches:
-        cases.append(QueryCase(name, _list(query=query), case))
+    for name, query, case, where in searches:
+        cases.append(QueryCase(name, _list(query=query), case, mt.MtCase(where=where, days=90)))
+        if name == "search_url_exact":
+            cases.append(
+                QueryCase(
+                    "search_url_exact_7d",
+                    _list(query=query, days=7),
+                    Case(having=_some("s.urls", s.url), days=7),
+                    mt.MtCase(where=where, days=7),
+                )
+            )
     cases.extend(_single_cases(s))
     return cases
 
@@ -199,7 +243,7 @@ def _single_cases(s: Samples) -> list[QueryCase]:
 
     one = {"replay_id": s.replay_id, "project_id": s.project_id, "days": 90}
     return [
-        QueryCase("fetch_by_id", fetch, Case(kind="fetch", **one)),
+        QueryCase("fetch_by_id", fetch, Case(kind="fetch", **one), mt.MtCase(fetch_id=s.replay_id)),
         QueryCase("clicks", replay_clicks, Case(kind="clicks", **one)),
         QueryCase("segments", replay_segments, Case(kind="segments", **one)),
         QueryCase("tag_keys", tag_keys, Case(kind="tag_keys", days=90)),

@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.batch import Blob, WriteBatch
 
 ANCHOR = datetime(2026, 11, 26, tzinfo=UTC)

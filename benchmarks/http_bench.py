@@ -29,6 +29,7 @@ from replaystore.catalog import Catalog
 from replaystore.storage.store import Store
 
 HOST = "127.0.0.1"
+CLIENTS = (1, 4, 8, 16)  # concurrent HTTP clients of the query throughput runs
 
 
 def free_port() -> int:
@@ -259,11 +260,11 @@ def query_benchmark(
     token = (root / "bench-token.txt").read_text().strip()
     server = Server(root)
     try:
-        results = {
-            f"browse_{n}_clients": asdict(query_load(server, browse, token, n, seconds))
-            for n in (4, 8)
-        }
-        results["mixed_8_clients"] = asdict(query_load(server, mixed, token, 8, seconds))
+        results: dict[str, Any] = {}
+        for n in CLIENTS:
+            results[f"browse_{n}_clients"] = asdict(query_load(server, browse, token, n, seconds))
+        for n in CLIENTS:
+            results[f"mixed_{n}_clients"] = asdict(query_load(server, mixed, token, n, seconds))
         results["server_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
     finally:
         server.stop()

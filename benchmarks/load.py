@@ -30,15 +30,16 @@ from sqlglot import exp
 
 from benchmarks import datagen
 from replaystore.catalog import Catalog
+from replaystore.fields import schema
+from replaystore.fields.sql import DIALECT
 from replaystore.progress import progress
-from replaystore.storage import schema, selector_counts
+from replaystore.storage import selector_counts
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.compact import write_sorted_month
 from replaystore.storage.properties import SUMMARY_ROW_GROUP_ROWS
 from replaystore.storage.store import SCAN_CONFIG, Store
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append
-from replaystore.storage.views import DIALECT
 from replaystore.storage.write import SORT_ORDER
 
 DATA_DIR = Path(__file__).parent / "data"

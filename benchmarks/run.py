@@ -27,7 +27,8 @@ from typing import Any
 import duckdb
 
 from benchmarks import baselines, cases, datagen, http_bench, load, report
-from benchmarks.stats import measure
+from benchmarks import mergetree as mt
+from benchmarks.stats import measure, measure_interleaved
 from replaystore.engine import Engine
 from replaystore.storage.store import Store
 
@@ -66,27 +67,58 @@ def compaction(root: Path, info: dict[str, Any]) -> dict[str, Any]:
 
 
 def query_benchmarks(
-    root: Path, runs: int, baseline_runs: int, use_chdb: bool
+    root: Path,
+    runs: int,
+    baseline_runs: int,
+    use_chdb: bool,
+    *,
+    sentry: bool = True,
+    only: str = "",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     store = Store.open(str(root))
-    engine = Engine(store)
+    engine = Engine(store, result_cache=True)
+    # The same engine without the result cache: every query runs in DuckDB (the miss path).
+    uncached = Engine(store, result_cache=False)
     samples = cases.pick_samples(engine)
     snapshot = store.snapshot()
     files = {t: list(snapshot.files[t]) for t in ("segments", "clicks", "links")}
     engines: dict[str, tuple[baselines.Runner, baselines.Sources]] = {
         "duckdb_sentry": (baselines.duckdb_runner(), baselines.Sources(baselines.DUCKDB, files))
     }
-    if use_chdb:
+    if not sentry:
+        engines.clear()
+    elif use_chdb:
         engines["chdb_sentry"] = (
             baselines.chdb_runner(),
             baselines.Sources(baselines.CLICKHOUSE, files),
         )
+    mt_run: baselines.Runner | None = None
+    mt_load: dict[str, Any] = {}
+    if use_chdb:
+        _log("loading the ClickHouse MergeTree of the summary rows (untimed)")
+        mt_run = baselines.chdb_runner()
+        mt_load = mt.load(mt_run, snapshot.files["replays"])
+        _log(f"  {mt_load}")
     rows = []
     for case in cases.build_cases(samples):
-        row: dict[str, Any] = {
-            "query": case.name,
-            "ours": measure(lambda c=case: c.ours(engine), runs),
-        }
+        if only and not any(part in case.name for part in only.split(",")):
+            continue
+        row: dict[str, Any] = {"query": case.name}
+        if mt_run is not None and case.mergetree is not None:
+            mt_call = mt.call(mt_run, case.mergetree, cases.ALL_PROJECTS, datagen.ANCHOR)
+            timed = measure_interleaved(
+                {
+                    "ours": lambda c=case: c.ours(engine),
+                    "ours_uncached": lambda c=case: c.ours(uncached),
+                    "chdb_mergetree": mt_call,
+                },
+                runs,
+            )
+            row.update(timed)
+            row["chdb_mergetree"]["rows"] = mt_call()
+        else:
+            row["ours"] = measure(lambda c=case: c.ours(engine), runs)
+            row["ours_uncached"] = measure(lambda c=case: c.ours(uncached), runs)
         for name, (runner, sources) in engines.items():
             if case.baseline is None:
                 continue
@@ -101,11 +133,16 @@ def query_benchmarks(
                 row[name] = {"error": str(error).splitlines()[0][:300]}
         _log(
             f"  {case.name:24s} ours p50 {row['ours']['p50_ms']:8.2f} ms  "
-            + "  ".join(f"{n} p50 {row[n].get('p50_ms', 'err')}" for n in engines if n in row)
+            + "  ".join(
+                f"{n} p50 {row[n].get('p50_ms', 'err')}"
+                for n in (*engines, "chdb_mergetree")
+                if n in row
+            )
         )
         rows.append(row)
     engine.close()
-    return rows, asdict(samples)
+    uncached.close()
+    return rows, {**asdict(samples), "mergetree_load": mt_load}
 
 
 def _api_path(params: dict[str, str]) -> str:
@@ -151,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest-replays", type=int, default=600)
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-chdb", action="store_true")
+    parser.add_argument("--no-sentry", action="store_true", help="skip the Sentry-shaped runs")
+    parser.add_argument("--no-ingest", action="store_true", help="skip HTTP envelope ingest")
+    parser.add_argument("--cases", default="", help="only the queries whose name has this")
     parser.add_argument("--data", type=Path, default=load.DATA_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
@@ -160,18 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"size": args.size, "environment": environment(), "load": info}
     results["compaction"] = compaction(root, info)
     _log("queries (in-process, ours vs Sentry-shaped baselines)")
-    rows, samples = query_benchmarks(root, args.runs, args.baseline_runs, not args.no_chdb)
+    rows, samples = query_benchmarks(
+        root,
+        args.runs,
+        args.baseline_runs,
+        not args.no_chdb,
+        sentry=not args.no_sentry,
+        only=args.cases,
+    )
     results["queries"] = rows
     results["samples"] = samples
     results["runner_peak_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
-    if not args.no_http:
+    if not args.no_http and not args.no_ingest:
         _log("HTTP envelope ingest")
         ingest_root = args.data / f"ingest-{args.size}"
         results["http_ingest"] = asdict(
             http_bench.ingest_benchmark(ingest_root, args.ingest_replays, clients=8)
         )
+    if not args.no_http:
         _log("HTTP query throughput")
         browse, mixed = http_paths(samples)
         results["http_queries"] = http_bench.query_benchmark(root, browse, mixed, args.http_seconds)

@@ -40,3 +40,21 @@ def measure(call: Callable[[], Any], runs: int, warmup: int = 2) -> dict[str, An
         call()
         timings.append(time.perf_counter() - started)
     return summarize(timings)
+
+
+def measure_interleaved(
+    calls: dict[str, Callable[[], Any]], runs: int, warmup: int = 2
+) -> dict[str, dict[str, Any]]:
+    """Latency of each call over `runs` rounds, one call of each per round in rotating order,
+    so machine noise (other processes on a shared 2-core box) falls on all of them alike."""
+    names = list(calls)
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(runs):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            started = time.perf_counter()
+            calls[name]()
+            timings[name].append(time.perf_counter() - started)
+    return {name: summarize(t) for name, t in timings.items()}

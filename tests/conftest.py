@@ -19,7 +19,7 @@ import waitress
 from waitress import wasyncore
 
 from replaystore.catalog import Catalog
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.store import Store
 from tests.s3server import S3Server, running_s3

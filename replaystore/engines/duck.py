@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.engines.result_cache import ResultCache, enabled_by_default, params_key
 from replaystore.errors import QueryLimitError
+from replaystore.storage.snapshot import Snapshot
 from replaystore.storage.store import Store
-from replaystore.storage.views import DIALECT, register_views, snapshot_files
+from replaystore.storage.views import (
+    ALL_VIEWS,
+    DIALECT,
+    register_views,
+    snapshot_files,
+    views_used,
+)
 from replaystore.watchdog import Watchdog
 
 # Late materialization only fires when LIMIT + OFFSET fit under this (default 50), and a
@@ -47,8 +55,12 @@ class DuckDBEngine:
         memory_limit: str = "1GB",
         query_timeout: float = QUERY_TIMEOUT,
         max_concurrent: int = MAX_CONCURRENT_QUERIES,
+        result_cache: bool | None = None,
     ) -> None:
         self.store = store
+        use_cache = enabled_by_default() if result_cache is None else result_cache
+        self.results: ResultCache | None = ResultCache() if use_cache else None
+        self._token: tuple[object, int] | None = None
         self.query_timeout = query_timeout
         self._con = duckdb.connect(
             config={
@@ -66,9 +78,14 @@ class DuckDBEngine:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._cursor_lock = threading.Lock()
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor, its views pointing at the current snapshot."""
-        snapshot = self.store.snapshot()
+    def cursor(self, views: Collection[str] | None = None) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor, its views (`views`, default all) pointing at the current
+        snapshot. Only views whose files changed are created again (storage/views.py)."""
+        return self._cursor_at(self.store.snapshot(), views)
+
+    def _cursor_at(
+        self, snapshot: Snapshot, views: Collection[str] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         local = self._local
         cursor: duckdb.DuckDBPyConnection | None = getattr(local, "cursor", None)
         if cursor is None:
@@ -76,9 +93,14 @@ class DuckDBEngine:
                 cursor = self._con.cursor()
             local.cursor = cursor
             local.seq = None
+            local.created = {}
+        wanted = set(ALL_VIEWS if views is None else views)
         if local.seq != snapshot.seq:
-            register_views(cursor, snapshot_files(snapshot))
             local.seq = snapshot.seq
+            local.current = set()
+        if not wanted <= local.current:
+            register_views(cursor, snapshot_files(snapshot), only=wanted, created=local.created)
+            local.current |= wanted
         return cursor
 
     def to_sql(self, query: exp.Expression) -> str:
@@ -87,18 +109,41 @@ class DuckDBEngine:
 
     def execute(self, query: exp.Expression | str, params: Params = None) -> list[dict[str, Any]]:
         """Run a query and fetch every row as a dict; QueryLimitError past the time/memory cap."""
+        views = _views(query)  # before the SQL: generating without a copy may alter the tree
         sql = _sql(query)
-        cursor = self.cursor()
+        snapshot = self.store.snapshot()
+        # Only trees the product built are cached (SELECTs over the snapshot's views); SQL
+        # text may be anything (SET, a table function over other files).
+        key = None
+        if self.results is not None and isinstance(query, exp.Query):
+            key = (self._snapshot_token(snapshot), sql, params_key(params))
+            cached = self.results.get(key)
+            if cached is not None:
+                return cached
+        cursor = self._cursor_at(snapshot, views)
         with self._slots, _limited(cursor, self.query_timeout):
             result = cursor.execute(sql, params)
             columns = [d[0] for d in result.description]
             rows = result.fetchall()
-        return [dict(zip(columns, row, strict=True)) for row in rows]
+        found = [dict(zip(columns, row, strict=True)) for row in rows]
+        if key is not None and self.results is not None:
+            self.results.put(key, found)
+        return found
+
+    def _snapshot_token(self, snapshot: Snapshot) -> int:
+        """A number that changes with every published snapshot: its seq, made unique across a
+        store recreated at the same place (seq restarting) by the data files it names."""
+        held = self._token
+        if held is not None and held[0] is snapshot:
+            return held[1]
+        token = snapshot.seq << 32 | (hash(tuple(snapshot.files.items())) & 0xFFFFFFFF)
+        self._token = (snapshot, token)
+        return token
 
     def execute_arrow(self, query: exp.Expression | str, params: Params = None) -> pa.Table:
         """Run a query and fetch the whole result as an Arrow table (capped as `execute`)."""
+        cursor = self.cursor(_views(query))
         sql = _sql(query)
-        cursor = self.cursor()
         with self._slots, _limited(cursor, self.query_timeout):
             return cursor.sql(sql, params=params).to_arrow_table()
 
@@ -133,6 +178,11 @@ def _limited(cursor: duckdb.DuckDBPyConnection, timeout: float) -> Iterator[None
 def _set_global(name: str, value: exp.Expression) -> exp.Set:
     item = exp.SetItem(this=exp.EQ(this=exp.column(name), expression=value), kind="GLOBAL")
     return exp.Set(expressions=[item])
+
+
+def _views(query: exp.Expression | str) -> set[str] | None:
+    """The views a tree reads; None (all) for SQL text, which is not parsed here."""
+    return views_used(query) if isinstance(query, exp.Expression) else None
 
 
 def _sql(query: exp.Expression | str) -> str:

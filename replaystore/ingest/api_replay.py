@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from replaystore.fields import schema
 from replaystore.ingest import values as v
 from replaystore.ingest.clicks import event_hash
 from replaystore.ingest.replay_event import segment_id as read_segment_id
-from replaystore.storage import schema
 from replaystore.storage.properties import partition_month
 
 # Link level of each id list of the response (SPEC §3 "Error links").

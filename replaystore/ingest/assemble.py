@@ -9,11 +9,11 @@ from typing import Any
 import pyarrow as pa
 
 from replaystore.errors import IngestError
+from replaystore.fields import schema
 from replaystore.ingest import clock
 from replaystore.ingest.api_replay import ReplayRows
 from replaystore.ingest.clicks import extract_clicks
 from replaystore.ingest.recording import Recording
-from replaystore.storage import schema
 from replaystore.storage.batch import Blob, WriteBatch
 
 SegmentKey = tuple[int, str, int]

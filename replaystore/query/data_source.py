@@ -10,9 +10,15 @@ otherwise, or whenever the request prefers it (`X-Preferred-Data-Source: aggrega
 
 from __future__ import annotations
 
+from replaystore.fields.registry import (
+    SCALAR_SORTS,
+    SORTABLE,
+    STATIC_FIELDS,
+    VARYING_FIELDS,
+    lookup,
+)
 from replaystore.search import parse
 from replaystore.search import values as search_values
-from replaystore.search.fields import SORTABLE, lookup
 from replaystore.search.nodes import And, Filter, FreeText, Has, ListValue, Node, Or
 from replaystore.search.sorting import DEFAULT_SORT
 
@@ -20,48 +26,6 @@ SCALAR = "scalar-subquery"
 AGGREGATED = "aggregated-subquery"
 HEADER = "X-Data-Source"
 PREFERENCE_HEADER = "x-preferred-data-source"  # request headers are looked up lower-case
-
-STATIC_FIELDS = frozenset(
-    {
-        "browser.name",
-        "browser.version",
-        "device.brand",
-        "device.family",
-        "device.model",
-        "device.name",
-        "dist",
-        "environment",
-        "id",
-        "os.name",
-        "os.version",
-        "platform",
-        "releases",
-        "sdk.name",
-        "sdk.version",
-    }
-)
-VARYING_FIELDS = frozenset(
-    {"error_ids", "trace_ids", "urls", "user.email", "user.id", "user.ip", "user.username"}
-)
-SCALAR_SORTS = frozenset(
-    {
-        "started_at",
-        "browser.name",
-        "browser.version",
-        "device.brand",
-        "device.family",
-        "device.model",
-        "device.name",
-        "dist",
-        "os.name",
-        "os.version",
-        "platform",
-        "sdk.name",
-        "user.email",
-        "user.id",
-        "user.username",
-    }
-)
 
 
 class _Scan:

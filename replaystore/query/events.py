@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from replaystore.query.common import Executor, Page, Paged, Window, conjunction, iso, paged
+from replaystore.fields.shape import iso
+from replaystore.query.common import Executor, Page, Paged, Window, conjunction, paged
 
 
 def _event(row: dict[str, Any], slugs: Mapping[int, str]) -> dict[str, Any]:

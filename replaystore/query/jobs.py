@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from replaystore.errors import ApiError, NotFound
-from replaystore.query.common import MAX_PAGE, iso
+from replaystore.fields.shape import iso
+from replaystore.query.common import MAX_PAGE
 from replaystore.storage.delete_jobs import Job
 
 REQUIRED = "This field is required."

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from replaystore.errors import ApiError
+from replaystore.fields.shape import RESPONSE_FIELDS
 from replaystore.query.common import MAX_PAGE, Page, Window
-from replaystore.query.shape import RESPONSE_FIELDS
 
 LIST_DAYS = 7  # SPEC §3: list and tag routes
 RETENTION_DAYS = 90  # SPEC §3: single-replay routes

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
+from replaystore.fields.schema import FETCHED_COLUMNS
+from replaystore.fields.shape import replay_object, unpacked
 from replaystore.query.common import (
     SEED_PAGE,
     Executor,
@@ -18,10 +20,8 @@ from replaystore.query.common import (
     paged,
     project_condition,
 )
-from replaystore.query.shape import replay_object, unpacked
 from replaystore.query.viewed_by import mark_viewed
 from replaystore.search import compile_replay_search, sort_order
-from replaystore.storage.schema import FETCHED_COLUMNS
 
 DEFAULT_SORT = "-started_at"
 NEVER = datetime.max.replace(tzinfo=UTC)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
+from replaystore.fields.shape import iso
 from replaystore.query.common import (
     FULL_PAGE,
     Executor,
@@ -16,7 +17,6 @@ from replaystore.query.common import (
     Paged,
     Window,
     conjunction,
-    iso,
     paged,
 )
 

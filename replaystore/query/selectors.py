@@ -21,6 +21,7 @@ from typing import Any
 from sqlglot import exp
 
 from replaystore.errors import SearchError
+from replaystore.fields.clicks import DISPLAYED, ELEMENT
 from replaystore.query.common import (
     FULL_PAGE,
     Executor,
@@ -35,7 +36,6 @@ from replaystore.search import parse, values
 from replaystore.search.compiler import COMPARISONS, NEGATED, key_label
 from replaystore.search.nodes import And, Filter, FreeText, Has, ListValue, Node, Or
 from replaystore.storage.selector_counts import (
-    ELEMENT,
     TOTALS_MONTH,
     clicked,
     element_key,
@@ -360,14 +360,7 @@ def dom_element(element: dict[str, Any]) -> str:
         out += f"#{element['id']}"
     if element["class"]:
         out += "." + ".".join(element["class"])
-    for name, key in (
-        ("role", "role"),
-        ("alt", "alt"),
-        ("testid", "testid"),
-        ("aria", "aria_label"),
-        ("title", "title"),
-        ("component_name", "component_name"),
-    ):
+    for name, key in DISPLAYED:
         if element[key]:
             out += f'[{name}="{element[key]}"]'
     return out

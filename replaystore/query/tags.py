@@ -9,6 +9,8 @@ from typing import Any
 from sqlglot import exp
 
 from replaystore.errors import ApiError
+from replaystore.fields.registry import LIST_TAG_KEYS, SCALAR_TAG_KEYS
+from replaystore.fields.shape import iso
 from replaystore.query.common import (
     FULL_PAGE,
     Executor,
@@ -16,7 +18,6 @@ from replaystore.query.common import (
     Paged,
     Window,
     conjunction,
-    iso,
     paged,
 )
 from replaystore.query.common import project_condition as _projects
@@ -27,29 +28,6 @@ EMPTY_KEYS = frozenset(
     {"replay_id", "event_id", "timestamp", "time", "profile_id", "trace", "trace.span"}
     | {"trace.parent_span"}
 )
-# Built-in keys read a summary column instead of the tags (c.9); lists are unnested.
-SCALAR_KEYS: dict[str, str] = {
-    "replay_type": "replay_type",
-    "platform": "platform",
-    "environment": "environment",
-    "dist": "dist",
-    "user.id": "user_id",
-    "user.username": "user_name",
-    "user.email": "user_email",
-    "user.ip": "user_ip",
-    "sdk.name": "sdk_name",
-    "sdk.version": "sdk_version",
-    "os.name": "os_name",
-    "os.version": "os_version",
-    "browser.name": "browser_name",
-    "browser.version": "browser_version",
-    "device.name": "device_name",
-    "device.brand": "device_brand",
-    "device.family": "device_family",
-    "device.model_id": "device_model",
-    "device.model": "device_model",
-}
-LIST_KEYS: dict[str, str] = {"release": "releases", "releases": "releases", "url": "urls"}
 VALUE_SORTS: dict[str, str] = {"-last_seen": "last_seen", "-count": "count"}
 
 
@@ -120,15 +98,15 @@ def _values_source(key: str, base: exp.Expression) -> exp.Select:
     so counting rows counts distinct replays without hashing ids. Custom keys read the tag
     index instead of every replay's tag list (medium, 90 days: ~150-200 -> ~30 ms)."""
     keep = ["started_at", "finished_at"]
-    if key in SCALAR_KEYS:
-        column = exp.column(SCALAR_KEYS[key])
+    if key in SCALAR_TAG_KEYS:
+        column = exp.column(SCALAR_TAG_KEYS[key])
         # Summary columns hold null for "no value"; "" is skipped too (unlike Sentry's Q10).
         present = [column.is_(exp.null()).not_(), column.neq(exp.convert(""))]
         where = exp.and_(base, _not_archived(), *present)
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)
-    if key in LIST_KEYS:
+    if key in LIST_TAG_KEYS:
         # `urls` keeps a page visited twice twice; a replay counts once per value.
-        values = exp.ArrayDistinct(this=exp.column(LIST_KEYS[key]))
+        values = exp.ArrayDistinct(this=exp.column(LIST_TAG_KEYS[key]))
         explode = exp.Explode(this=values).as_("value")
         return exp.select(*keep, explode).from_("replays").where(exp.and_(base, _not_archived()))
     # A custom key: that key's rows of the tag index (one per replay and value).

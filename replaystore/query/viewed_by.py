@@ -12,9 +12,9 @@ from typing import Any
 from sqlglot import exp
 
 from replaystore.catalog import User
+from replaystore.fields.viewers import TABLE
 from replaystore.query.common import Executor, Window, conjunction, project_condition
 
-TABLE = "viewers"
 # Sentry answers an empty 400 to a request not tied to a user (extra §4.3); we say why.
 NO_USER = (
     "Recording a view needs a token that acts as a user (replaystore token add --user-id ...); "

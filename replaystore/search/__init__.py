@@ -1,7 +1,7 @@
 """search stage (see DESIGN.md): query text -> tree -> sqlglot condition, from one registry.
 
 Public API: `parse`, `compile_replay_search`, `raw_replays_query`, `compile_click_search`,
-`sort_order`, `VALID_FIELDS`. Every error is a `replaystore.errors.SearchError`.
+`sort_order`. Every error is a `replaystore.errors.SearchError`.
 
 Summary vs raw: both answer "some non-empty value of the replay satisfies the term". The
 summary's scalar columns (browser, user, os, ...) hold one value per replay (the lowest
@@ -10,15 +10,13 @@ whose segments carry different non-empty values for the same field (the SDK send
 where the raw source matches any of them and the summary only the one it kept.
 """
 
+from replaystore.fields.sources import raw_replays_query
 from replaystore.search.compiler import compile_click_search, compile_replay_search
-from replaystore.search.fields import VALID_FIELDS
 from replaystore.search.nodes import Node
 from replaystore.search.parser import parse
 from replaystore.search.sorting import sort_order
-from replaystore.search.sources import raw_replays_query
 
 __all__ = [
-    "VALID_FIELDS",
     "Node",
     "compile_click_search",
     "compile_replay_search",

@@ -23,14 +23,15 @@ from typing import Literal
 from sqlglot import exp
 
 from replaystore.errors import SearchError
-from replaystore.search import sql, values
-from replaystore.search.fields import FREE_TEXT_FIELDS, Field, lookup
+from replaystore.fields import sql
+from replaystore.fields.registry import FREE_TEXT_FIELDS, Field, lookup
+from replaystore.fields.sources import Accessor, Match, some_click, tag
+from replaystore.fields.viewers import viewed_by
+from replaystore.search import values
 from replaystore.search.nodes import And, FreeText, Has, Key, ListValue, Node, Or, Text
 from replaystore.search.nodes import Filter as FilterNode
 from replaystore.search.parser import parse
 from replaystore.search.selectors import selector_condition
-from replaystore.search.sources import Accessor, Match, some_click, tag
-from replaystore.search.viewers import viewed_by
 
 Source = Literal["summary", "raw"]
 Some = Callable[[Match], exp.Expression]

@@ -14,18 +14,10 @@ from cssselect import parser as css
 from sqlglot import exp
 
 from replaystore.errors import SearchError
-from replaystore.search import sql
-from replaystore.search.sources import Accessor, ClickCondition
+from replaystore.fields import sql
+from replaystore.fields.clicks import CSS_ATTRIBUTES
+from replaystore.fields.sources import Accessor, ClickCondition
 
-ATTRIBUTES = {
-    "alt": "alt",
-    "aria-label": "aria_label",
-    "role": "role",
-    "data-testid": "testid",
-    "data-test-id": "testid",
-    "data-sentry-component": "component_name",
-    "title": "title",
-}
 NESTED = "Nested selectors are not supported."
 PSEUDO_ELEMENT = "Pseudo-elements are not supported."
 UNSUPPORTED = "Only attribute, class, id, and tag name selectors are supported."
@@ -78,10 +70,10 @@ def _part(node: object, equals: list[tuple[str, str]], classes: list[str]) -> ob
     if isinstance(node, css.Attrib):
         if node.operator != "=":
             raise SearchError(BAD_OPERATOR)
-        if node.namespace or node.attrib not in ATTRIBUTES:
+        if node.namespace or node.attrib not in CSS_ATTRIBUTES:
             raise SearchError(BAD_ATTRIBUTE)
         value = node.value.value if node.value is not None else ""
-        equals.append((ATTRIBUTES[node.attrib], str(value)))
+        equals.append((CSS_ATTRIBUTES[node.attrib], str(value)))
         return node.selector
     raise SearchError(UNSUPPORTED)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from replaystore.errors import SearchError
-from replaystore.search.fields import SORTABLE
+from replaystore.fields.registry import SORTABLE
 
 DEFAULT_SORT = "-started_at"
 

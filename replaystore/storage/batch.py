@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from sqlglot import exp
 
-from replaystore.storage import schema, selector_counts
+from replaystore.fields import schema
+from replaystore.storage import selector_counts
 from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import (

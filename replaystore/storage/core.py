@@ -26,7 +26,7 @@ from replaystore.storage.manifest import Manifest, manifest_token, publish_manif
 from replaystore.storage.objectstore import StorageConfig
 from replaystore.storage.snapshot import Snapshot, SnapshotReader, file_month
 from replaystore.storage.tables import COMMIT, made_by_replaystore
-from replaystore.storage.views import register_views, snapshot_files
+from replaystore.storage.views import register_views, snapshot_files, views_reading
 
 log = logging.getLogger(__name__)
 
@@ -247,11 +247,14 @@ class StoreCore:
         return [f for f in files if file_month(f) in months]
 
     def scan_connection(self, files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
-        """The writers' own DuckDB connection (reused: call with self.lock held), its views
-        re-pointed at the given files."""
+        """The writers' own DuckDB connection (reused: call with self.lock held), the views of
+        the given tables pointed at the given files. Only those views: the others keep what an
+        earlier call gave them, so a write's successive scans do not re-create each other's
+        views (storage/views.py)."""
         if self._scan is None:
             self._scan = self.duckdb()
-        register_views(self._scan, files)
+            self._scan_views: dict[str, str] = {}
+        register_views(self._scan, files, only=views_reading(files), created=self._scan_views)
         return self._scan
 
 

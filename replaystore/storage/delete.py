@@ -8,7 +8,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from replaystore.storage import schema, selector_counts
+from replaystore.fields import schema
+from replaystore.storage import selector_counts
 from replaystore.storage.blobs import Purge
 from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES

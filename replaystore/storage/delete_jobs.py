@@ -27,12 +27,12 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from sqlglot import exp
 
+from replaystore.fields.schema import STR_LIST, TS
+from replaystore.fields.sql import DIALECT
 from replaystore.search import compile_replay_search
 from replaystore.storage.properties import WRITER_PROPERTIES, partition_month
-from replaystore.storage.schema import STR_LIST, TS
 from replaystore.storage.store import MAINTENANCE_RUNS
 from replaystore.storage.tables import COMMIT
-from replaystore.storage.views import DIALECT
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store

@@ -19,12 +19,12 @@ import pyarrow.compute as pc
 from prometheus_client import Counter
 from sqlglot import exp
 
+from replaystore.fields.sql import DIALECT
 from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import Blob
 from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import SUMMARY_TABLES
 from replaystore.storage.properties import in_utc, partition_month
-from replaystore.storage.views import DIALECT
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ import fsspec
 import pyarrow as pa
 
 from replaystore.errors import ReplayStoreError
-from replaystore.storage import schema
+from replaystore.fields import schema
 
 RAW_TABLES = ("segments", "clicks", "links", "archives", "viewers")
 SUMMARY_TABLES = ("replays", "replays_recent")

@@ -18,13 +18,14 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
+from replaystore.fields.sql import DIALECT
 from replaystore.storage import selector_counts
 from replaystore.storage.delete import purge_blobs
 from replaystore.storage.layout import ALL_TABLES, RAW_TABLES
 from replaystore.storage.properties import writer_properties
 from replaystore.storage.store import SCAN_CONFIG
 from replaystore.storage.tables import COMMIT, merge_predicate, retry_on_conflict
-from replaystore.storage.views import DIALECT, KEY, register_views
+from replaystore.storage.views import KEY, register_views
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store

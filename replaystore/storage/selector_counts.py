@@ -27,24 +27,24 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
+from replaystore.fields.clicks import ELEMENT, FLAGS
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.properties import WRITER_PROPERTIES
 from replaystore.storage.tables import COMMIT, append, retry_on_conflict
-from replaystore.storage.views import DIALECT, KEY, register_views
+from replaystore.storage.views import KEY, register_views
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
 
 TABLE = "selectors"
-# The element attributes of the ranking's group key (extra §2.3, with the project).
-ELEMENT = ("tag", "id", "class", "role", "alt", "testid", "aria_label", "title", "component_name")
 GROUP = ("project_id", "day", "environment", *ELEMENT, "element_key", "flagged", "month")
 # `element_key` joins the attributes with these separators (the class list with the second):
 # the ranking groups by (project_id, element_key), one short text instead of nine columns
 # and a list (medium: ~100 -> ~30 ms), and reads the attributes back from it.
 FIELD_SEPARATOR, CLASS_SEPARATOR = "\x1f", "\x1e"
 # The click columns the counts are computed from.
-READ = ("project_id", "timestamp", "environment", *ELEMENT, "is_dead", "is_rage", "month")
+READ = ("project_id", "timestamp", "environment", *ELEMENT, *FLAGS, "month")
 _SOURCE = "selector_clicks"
 
 
@@ -287,7 +287,7 @@ def _day_files(dt: DeltaTable) -> list[str]:
 
 
 def _write_totals(con: duckdb.DuckDBPyConnection, dt: DeltaTable) -> None:
-    register_views(con, {TABLE: _day_files(dt)})
+    """Rewrite the all-time totals; `con`'s TABLE view must read `_day_files(dt)`."""
     totals = con.sql(_totals(TABLE).sql(dialect=DIALECT)).to_arrow_table()
     _write_month(dt, _typed(totals), TOTALS_MONTH)
 
@@ -306,7 +306,7 @@ def consolidate(store: Store) -> int:
         source = exp.select(exp.Star()).from_(TABLE).where(in_month).subquery("s")
         rows = con.sql(_summed(source).sql(dialect=DIALECT)).to_arrow_table()
         _write_month(dt, _typed(rows), month)
-    _write_totals(con, dt)
+    _write_totals(store.scan_connection({TABLE: _day_files(dt)}), dt)
     return len(months)
 
 
@@ -348,6 +348,7 @@ def rebuild_table(clicks_table: DeltaTable, dt: DeltaTable) -> int:
     try:
         register_views(con, {"clicks": clicks})
         total = _rebuild(con, dt, _months(con, "clicks") if clicks else [])
+        register_views(con, {TABLE: _day_files(dt)})
         _write_totals(con, dt)
         return total
     finally:

@@ -12,9 +12,9 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from sqlglot import exp
 
 from replaystore.errors import ReplayStoreError
+from replaystore.fields.schema import ADDED_COLUMNS
 from replaystore.storage.layout import ALL_TABLES, Layout, table_schema
 from replaystore.storage.properties import PARTITION_BY, WRITER_PROPERTIES, table_configuration
-from replaystore.storage.schema import ADDED_COLUMNS
 
 T = TypeVar("T")
 

@@ -12,8 +12,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from replaystore.storage import schema
-from replaystore.storage.views import DIALECT, tag_rows
+from replaystore.fields import schema
+from replaystore.fields.sql import DIALECT
+from replaystore.storage.views import tag_rows
 
 SORT = ("key", "value", "started_at")
 

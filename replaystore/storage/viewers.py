@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.properties import partition_month
 from replaystore.storage.tables import append
-from replaystore.storage.views import DIALECT
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store

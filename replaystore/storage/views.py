@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.layout import RAW_TABLES, table_schema
 from replaystore.storage.objectstore import attach_files
 from replaystore.storage.snapshot import Snapshot
 
-DIALECT = "duckdb"
 KEY = ("project_id", "replay_id")
 
 
@@ -157,28 +158,88 @@ def snapshot_files(snapshot: Snapshot) -> dict[str, list[str]]:
     return {name: list(files) for name, files in snapshot.files.items()}
 
 
-def register_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]]) -> None:
-    """(Re)create the temp views `segments`, `clicks`, `links`, `archives`, `replays_base`,
-    `replays_recent`, `replays` (newest summary per replay), `tags_base` and `replay_tags`
-    (the tag index rows of `replays`) on one connection; a table missing from `files` has
-    none."""
-    sources = {t: t for t in RAW_TABLES}
-    sources.update(replays_base="replays", replays_recent="replays_recent", tags_base="tags")
-    sources.update(selectors="selectors")  # the ranking's precomputed counts
-    listed = {table: tuple(files.get(table, ())) for table in set(sources.values())}
-    # Files on object storage are read through that store's fsspec filesystem (no httpfs).
-    attach_files(con, (f for names in listed.values() for f in names[:1]))
-    for view, table in sources.items():
-        con.execute(_view_sql(view, table, listed[table]))
+# What a view reads: a query naming `replays` or `replay_tags` needs the views under it too.
+VIEW_SOURCES = {t: t for t in RAW_TABLES} | {
+    "replays_base": "replays",
+    "replays_recent": "replays_recent",
+    "tags_base": "tags",
+    "selectors": "selectors",  # the ranking's precomputed counts
+}
+VIEW_DEPENDS = {
+    "replays": ("replays_base", "replays_recent"),
+    "replay_tags": ("tags_base", "replays_recent"),
+}
+ALL_VIEWS = (*VIEW_SOURCES, *VIEW_DEPENDS)
+
+
+def views_used(query: exp.Expression) -> set[str]:
+    """The store views a query reads, with the views they are built on."""
+    named = {t.name for t in query.find_all(exp.Table)}
+    used = {v for v in ALL_VIEWS if v in named}
+    for view in list(used):
+        used.update(VIEW_DEPENDS.get(view, ()))
+    return used
+
+
+def views_reading(tables: Collection[str]) -> set[str]:
+    """The views that read only these tables (a derived view when all it is built on does)."""
+    direct = {view for view, table in VIEW_SOURCES.items() if table in tables}
+    derived = {view for view, under in VIEW_DEPENDS.items() if set(under) <= direct}
+    return direct | derived
+
+
+def register_views(
+    con: duckdb.DuckDBPyConnection,
+    files: dict[str, list[str]],
+    *,
+    only: Collection[str] | None = None,
+    created: dict[str, str] | None = None,
+) -> None:
+    """(Re)create the temp views `segments`, `clicks`, `links`, `archives`, `viewers`,
+    `replays_base`, `replays_recent`, `replays` (newest summary per replay), `tags_base`,
+    `selectors` and `replay_tags` (the tag index rows of `replays`) on one connection; a table
+    missing from `files` has none.
+
+    `only` limits the work to those views (a query's `views_used`). `created` is the
+    connection's record of the statement each view was last created with: a view whose
+    statement is unchanged is not created again. Binding a view opens its files' metadata
+    (2-15 ms a view), and under continuous ingest every commit moves the snapshot, so
+    re-creating all eleven per query per thread was most of a browse's time.
+    """
+    listed = {table: tuple(files.get(table, ())) for table in set(VIEW_SOURCES.values())}
+    wanted = set(ALL_VIEWS if only is None else only)
+    for view in list(wanted):
+        wanted.update(VIEW_DEPENDS.get(view, ()))
+    statements: list[tuple[str, str]] = [
+        (view, _view_sql(view, table, listed[table]))
+        for view, table in VIEW_SOURCES.items()
+        if view in wanted
+    ]
     if listed["replays_recent"]:
-        con.execute(_merged_view_sql())
-        con.execute(_live_tags_sql())
+        statements += [("replays", _merged_view_sql()), ("replay_tags", _live_tags_sql())]
     else:
         # Right after compaction `replays` is the base itself: a UNION under the list's top-N
         # stops DuckDB's late materialization (every column of every row in the window would
         # be read), and scanning the files directly skips a view level (~1 ms a list query).
-        con.execute(_view_sql("replays", "replays", listed["replays"]))
-        con.execute(_view_sql("replay_tags", "tags", listed["tags"]))
+        statements += [
+            ("replays", _view_sql("replays", "replays", listed["replays"])),
+            ("replay_tags", _view_sql("replay_tags", "tags", listed["tags"])),
+        ]
+    pending = [
+        (view, sql)
+        for view, sql in statements
+        if view in wanted and (created is None or created.get(view) != sql)
+    ]
+    if not pending:
+        return
+    # Files on object storage are read through that store's fsspec filesystem (no httpfs).
+    attach_files(con, (f for names in listed.values() for f in names[:1]))
+    for view, sql in pending:
+        if created is not None:
+            created.pop(view, None)  # a failed create leaves the view unknown, not stale
+        con.execute(sql)
+        if created is not None:
+            created[view] = sql
 
 
 @lru_cache(maxsize=256)

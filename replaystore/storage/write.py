@@ -7,16 +7,18 @@ from datetime import timedelta
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import Histogram
 from sqlglot import exp
 
+from replaystore.fields import schema
 from replaystore.metrics import REGISTRY
-from replaystore.storage import schema, selector_counts
+from replaystore.storage import selector_counts
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.core import StoreCore
 from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
-from replaystore.storage.properties import partition_month, writer_properties
+from replaystore.storage.properties import writer_properties
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT, KEY
@@ -64,7 +66,6 @@ def write_batch(store: StoreCore, batch: WriteBatch) -> WriteResult:
         months = _months_near(incoming) | months_of(extents)
         files = {t: store.latest_files(t, months) for t in ("segments", "clicks", "links")}
         files["archives"] = store.latest_files("archives")
-        files["replays"] = files["replays_recent"] = []
         con = store.scan_connection(files)
         new_rows, replaced = _new_rows(con, incoming, keys)
         # The ranking's counts move with the click rows (storage/selector_counts.py).
@@ -95,16 +96,18 @@ def write_batch(store: StoreCore, batch: WriteBatch) -> WriteResult:
 
 
 def _months_near(tables: dict[str, pa.Table]) -> set[str]:
+    """The months of every row's timestamps, widened by a replay's span either way."""
     months: set[str] = set()
     for rows in tables.values():
         for column in ("timestamp", "replay_start_timestamp"):
             if column not in rows.column_names:
                 continue
-            for ts in rows.column(column).to_pylist():
-                if ts is not None:
-                    months.update(
-                        partition_month(ts + d) for d in (-REPLAY_SPAN, timedelta(0), REPLAY_SPAN)
-                    )
+            values = pc.drop_null(rows.column(column))
+            if len(values) == 0:
+                continue
+            for shift in (-REPLAY_SPAN, timedelta(0), REPLAY_SPAN):
+                shifted = pc.add(values, pa.scalar(shift)) if shift else values
+                months.update(pc.unique(pc.strftime(shifted, format="%Y-%m")).to_pylist())
     return months
 
 
@@ -134,7 +137,13 @@ def _replay_filter(keys: set[Key]) -> exp.Expression:
 
 
 def _stored(view: str, keys: set[Key], columns: tuple[str, ...]) -> exp.Select:
-    return exp.select(*columns).from_(view).where(_replay_filter(keys))
+    # copy=False throughout: sqlglot's builders copy the whole tree (hundreds of id literals)
+    # on every call otherwise, ~10 ms of each commit.
+    return (
+        exp.select(*columns, copy=False)
+        .from_(view, copy=False)
+        .where(_replay_filter(keys), copy=False)
+    )
 
 
 def _not_archived(query: exp.Select, keys: set[Key]) -> exp.Select:
@@ -144,6 +153,7 @@ def _not_archived(query: exp.Select, keys: set[Key]) -> exp.Select:
         exp.Subquery(this=archived, alias=exp.TableAlias(this=exp.to_identifier("a"))),
         using=list(KEY),
         join_type="anti",
+        copy=False,
     )
 
 
@@ -158,14 +168,15 @@ def _new_rows(
         con.register(name, rows)
         stored = _stored(table, keys, schema.KEYS[table])
         query = (
-            exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("n")))
-            .from_(exp.to_table(name).as_("n"))
+            exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("n")), copy=False)
+            .from_(exp.to_table(name).as_("n"), copy=False)
             .join(
                 exp.Subquery(this=stored, alias=exp.TableAlias(this=exp.to_identifier("e"))),
                 using=list(schema.KEYS[table]),
                 join_type="anti",
+                copy=False,
             )
-            .order_by(*(exp.column(c, table="n") for c in SORT_ORDER[table]))
+            .order_by(*(exp.column(c, table="n") for c in SORT_ORDER[table]), copy=False)
         )
         query = _not_archived(query, keys)
         result[table] = _fetch(con, query, schema.TABLES[table])
@@ -179,20 +190,21 @@ def _replacements(keys: set[Key]) -> exp.Select:
 
     stored = _stored("clicks", keys, (*schema.KEYS["clicks"], "is_dead", "is_rage"))
     query = (
-        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("n")))
-        .from_(exp.to_table("incoming_clicks").as_("n"))
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("n")), copy=False)
+        .from_(exp.to_table("incoming_clicks").as_("n"), copy=False)
         .join(
             exp.Subquery(this=stored, alias=exp.TableAlias(this=exp.to_identifier("e"))),
             using=list(schema.KEYS["clicks"]),
+            copy=False,
         )
-        .where(exp.and_(flagged("n"), exp.not_(flagged("e"))))
+        .where(exp.and_(flagged("n"), exp.not_(flagged("e"))), copy=False)
     )
     return _not_archived(query, keys)
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, table_schema: pa.Schema) -> pa.Table:
     return (
-        con.sql(query.sql(dialect=DIALECT))
+        con.sql(query.sql(dialect=DIALECT, copy=False))
         .to_arrow_table()
         .select(table_schema.names)
         .cast(table_schema)
@@ -200,13 +212,12 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, table_schema: pa.S
 
 
 def _archived_keys(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> set[Key]:
-    rows = con.execute(_stored("archives", keys, KEY).sql(dialect=DIALECT)).fetchall()
+    rows = con.execute(_stored("archives", keys, KEY).sql(dialect=DIALECT, copy=False)).fetchall()
     return {(int(p), str(r)) for p, r in rows}
 
 
 def _summaries(store: StoreCore, touched: list[Key], months: set[str]) -> pa.Table:
     files = {t: store.latest_files(t, months) for t in ("segments", "clicks", "links")}
     files["archives"] = store.latest_files("archives")
-    files["replays"] = files["replays_recent"] = []
     con = store.scan_connection(files)
     return compute_summaries(con, touched, store.now())

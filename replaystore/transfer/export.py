@@ -23,11 +23,11 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from replaystore.errors import ReplayStoreError
+from replaystore.fields.sql import DIALECT
 from replaystore.query import replays as replay_queries
 from replaystore.query.common import Page
 from replaystore.query.params import parse_window
 from replaystore.query.segments import decompress
-from replaystore.storage.views import DIALECT
 from replaystore.transfer.importer import DEFAULT_SINCE, PAGE, _click_line
 
 Progress = Callable[[int], None]

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from replaystore.catalog import Catalog
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
 from replaystore.wsgi import make_app

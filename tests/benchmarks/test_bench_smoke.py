@@ -39,6 +39,8 @@ def test_runner_on_tiny_dataset(tmp_path: Path) -> None:
         assert row["ours"]["runs"] == 2
         assert row["ours"]["p95_ms"] >= row["ours"]["p50_ms"] > 0
         assert "p50_ms" in row["duckdb_sentry"], row["duckdb_sentry"]
+        if "--no-chdb" not in args and row["query"] in ("browse_7d", "fetch_by_id"):
+            assert row["chdb_mergetree"]["rows"] >= 1, row
     assert "| browse_7d |" in (out / "tiny.md").read_text()
     assert (out / "tiny.png").stat().st_size > 0
     assert (load.dataset_dir("tiny", data) / "bench-token.txt").exists()

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from replaystore.engines import EngineConfig, QueryEngine, open_engine
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
 from replaystore.storage.viewers import record_view

@@ -12,7 +12,7 @@ from replaystore.engines.clickhouse_views import ClickHouseSource, S3Settings, e
 from replaystore.engines.dialects import ReplaysClickHouse, ReplaysSpark, dialect_named
 from replaystore.engines.views import SCANNED, view_queries, with_views
 from replaystore.errors import EngineError
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.snapshot import Snapshot
 
 A, B = exp.column("a"), exp.column("b")

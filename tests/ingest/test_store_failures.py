@@ -16,9 +16,9 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 from fsspec.implementations.local import LocalFileSystem
 
+from replaystore.fields import schema
 from replaystore.ingest.envelopes import EnvelopeInput
 from replaystore.ingest.service import COMMIT_FAILURES, REJECTED_DIR, IngestService
-from replaystore.storage import schema
 from replaystore.storage.store import Store
 from tests.ingest.builders import (
     REPLAY_ID,

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.summary import payload
 from replaystore.storage.views import tag_rows
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 
 import replaystore
-from replaystore.storage import schema
+from replaystore.fields import schema
 from tests.conftest import BASE, BUTTON, ReplaySpec, fixture_batch, rid
 
 

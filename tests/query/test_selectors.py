@@ -19,6 +19,7 @@ import pytest
 from replaystore.engine import Engine
 from replaystore.engines import open_engine
 from replaystore.errors import SearchError
+from replaystore.fields import schema
 from replaystore.query.common import Page, Window
 from replaystore.query.selectors import (
     compile_selector_search,
@@ -26,7 +27,7 @@ from replaystore.query.selectors import (
     list_selectors,
     split,
 )
-from replaystore.storage import schema, selector_counts
+from replaystore.storage import selector_counts
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.retention import expire
 from replaystore.storage.store import Store

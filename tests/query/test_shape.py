@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from replaystore.query.shape import RESPONSE_FIELDS, replay_object
+from replaystore.fields.shape import RESPONSE_FIELDS, replay_object
 
 ROW = {
     "project_id": 42,

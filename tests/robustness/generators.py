@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from importlib import resources
 
-from replaystore.search.fields import FIELDS
+from replaystore.fields.registry import FIELDS
 from tests.robustness.corpus import CORPUS
 from tests.robustness.wire import segment, target
 

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pytest
 from prometheus_client import generate_latest
 
+from replaystore.fields import schema
 from replaystore.metrics import REGISTRY
-from replaystore.storage import schema
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.store import Store
 from replaystore.wsgi import make_app

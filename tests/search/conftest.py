@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, settings
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 
 settings.register_profile("default", max_examples=60, deadline=None)
 settings.register_profile(

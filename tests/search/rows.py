@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.summary import compute_summaries
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from replaystore.search.fields import FIELDS
+from replaystore.fields.registry import FIELDS
 from tests.search.rows import T0, click, link, segment
 
 # Values the data and the queries share, so that queries do select something.

@@ -3,7 +3,7 @@
 import pytest
 
 from replaystore.search import compile_replay_search, compiler
-from replaystore.search.fields import OPERATORS
+from replaystore.fields.registry import OPERATORS
 
 
 def test_every_searchable_kind_has_a_condition():

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
+from replaystore.fields import schema
 from replaystore.search import compile_replay_search, raw_replays_query
-from replaystore.storage import schema
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
 from tests.search.rows import raw_connection

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.batch import Blob, WriteBatch
 
 T0 = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)

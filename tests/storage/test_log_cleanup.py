@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from replaystore.fields.schema import LINKS
 from replaystore.storage.compact import set_file_retention
 from replaystore.storage.layout import Layout
-from replaystore.storage.schema import LINKS
 from replaystore.storage.store import Store
 from replaystore.storage.tables import append, open_or_create
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.store import Store
 from tests.storage import batches
 from tests.storage.test_atomicity import CrashBeforePublish

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlglot import exp
 
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.views import create_view
 from tests.storage import rows as R

@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from replaystore.errors import ReplayStoreError
-from replaystore.storage import schema
+from replaystore.fields import schema
 from replaystore.storage.batch import Blob
 from replaystore.storage.store import Store
 from tests.storage import rows as R

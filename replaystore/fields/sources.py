@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from replaystore.search import sql
+from replaystore.fields import sql
+from replaystore.fields.sentry import TRANSACTION_TAG
 
 RAW = "r"  # alias of the outer per-replay row in raw conditions
-TRANSACTION = "transaction"  # stored as the segment `title`, never a tag (backend b.2)
 
 Accessor = Callable[[str], exp.Expression]
 ClickCondition = Callable[[Accessor], exp.Expression]
@@ -182,7 +182,7 @@ def _nothing(_: Match) -> exp.Expression:
 
 def tag(key: str) -> Values:
     """Values of tag `key`: summary `tags` structs, raw parallel `tags_key`/`tags_value`."""
-    if key == TRANSACTION:
+    if key == TRANSACTION_TAG:
         return Values(_nothing, _nothing)
 
     def summary(match: Match) -> exp.Expression:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from replaystore.search import sql
-from replaystore.search.sources import correlated, exists
+from replaystore.fields import sql
+from replaystore.fields.sources import correlated, exists
 
 TABLE = "viewers"
 _INT64 = range(-(2**63), 2**63)

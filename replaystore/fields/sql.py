@@ -1,10 +1,16 @@
-"""Small builders of sqlglot nodes shared by the search modules (neutral nodes only)."""
+"""Small builders of sqlglot nodes shared by the field formulas and the search compiler.
+
+They build neutral nodes; engines print them per dialect (`engines.dialects`). `DIALECT` is the
+dialect the store itself computes in (summaries, views, maintenance: DuckDB).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 from sqlglot import exp
+
+DIALECT = "duckdb"
 
 
 def col(name: str, table: str | None = None) -> exp.Column:

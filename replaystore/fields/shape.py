@@ -1,14 +1,15 @@
-"""Rows of the `replays` summary -> the documented replay objects (seed table, SPEC §3, b.2-b.4)."""
+"""Rows of the `replays` summary -> Sentry's replay objects (backend b.2-b.4)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from replaystore.query.common import iso
-from replaystore.storage.schema import (
+from replaystore.fields.clicks import RESPONSE_KEYS
+from replaystore.fields.schema import (
     CLICK_FIELDS,
     FETCHED_COLUMNS,
     PAYLOAD_COLUMNS,
@@ -17,19 +18,15 @@ from replaystore.storage.schema import (
 
 Row = Mapping[str, Any]
 ARCHIVED_USER = "Archived Replay"
-# The ten click attributes of the `clicks` response field (d.1), response key -> stored key.
-CLICK_KEYS: tuple[tuple[str, str], ...] = (
-    ("click.alt", "alt"),
-    ("click.classes", "class"),
-    ("click.component_name", "component_name"),
-    ("click.id", "id"),
-    ("click.label", "aria_label"),
-    ("click.role", "role"),
-    ("click.tag", "tag"),
-    ("click.testid", "testid"),
-    ("click.text", "text"),
-    ("click.title", "title"),
-)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with an explicit `+00:00` offset and six fractional digits."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _text(value: Any) -> str | None:
@@ -72,7 +69,7 @@ def _clicks(row: Row) -> list[dict[str, Any]]:
     # One object per click row: Sentry's zip of independently filtered columns mixes clicks
     # up (Q11); the per-row form keeps every value with its own element.
     return [
-        {key: (click.get(src) or None) for key, src in CLICK_KEYS}
+        {key: (click.get(src) or None) for key, src in RESPONSE_KEYS}
         for click in row.get("clicks") or []
     ]
 
@@ -133,7 +130,7 @@ def _nulls(*names: str) -> dict[str, None]:
 
 
 def _archived(row: Row) -> dict[str, Any]:
-    """Backend reference b.4 with `tags` an object (SPEC §3 "Archived shape")."""
+    """Backend reference b.4, with `tags` an object like a live replay's."""
     return {
         "activity": None,
         "browser": _nulls("name", "version"),

@@ -1,24 +1,18 @@
-"""Per-replay numbers over the raw rows, as correlated scalar subqueries.
+"""Per-replay numbers over the raw rows, as correlated scalar subqueries: the reference.
 
-Each mirrors the summary column of the same name (storage/summary.py, backend b.2, SPEC §3):
-the raw form is the reference the summary is tested against.
+Each mirrors the summary formula of the same name (`fields.summary`, backend b.2): two
+implementations on purpose, so the differential test compares independent answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlglot import exp
 
-from replaystore.search import sql
-from replaystore.search.sources import correlated
-
-# Sentry counts dead/rage clicks only from this day on (backend b.2).
-DEAD_CLICK_CUTOFF = datetime(2023, 7, 24, tzinfo=UTC)
-ERROR_LEVELS = ("error", "fatal")
-WARNING_LEVELS = ("warning",)
-INFO_LEVELS = ("info", "debug")
+from replaystore.fields import sql
+from replaystore.fields.sentry import DEAD_CLICK_CUTOFF, ERROR_LEVELS, INFO_LEVELS, WARNING_LEVELS
+from replaystore.fields.sources import correlated
 
 
 def _scalar(query: exp.Select) -> exp.Subquery:
@@ -40,7 +34,7 @@ def count_urls() -> exp.Expression:
 
 
 def _error_ids() -> exp.Select:
-    """Distinct error ids: segments' `error_ids` and linked error/fatal events (SPEC §3)."""
+    """Distinct error ids: segments' `error_ids` and linked error/fatal events."""
     from_segments = correlated("segments", "s").select(
         exp.alias_(exp.Explode(this=sql.col("error_ids", "s")), "e", quoted=True)
     )

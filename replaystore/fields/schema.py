@@ -3,7 +3,7 @@
 Conventions (they hold for every table):
 
 * ids (`replay_id`, error/trace/event ids) are 32 lower-case hex digits, no dashes;
-* timestamps are `timestamp[us, tz=UTC]` (deltalake-notes §8.2: no naive timestamps);
+* timestamps are `timestamp[us, tz=UTC]` (never naive: every reader agrees on the instant);
 * strings are never null in raw tables: "" means "no value" (as Snuba's processor writes);
 * `month` (`YYYY-MM`) is the Hive partition column and is not stored inside the Parquet files.
 """
@@ -11,6 +11,8 @@ Conventions (they hold for every table):
 from __future__ import annotations
 
 import pyarrow as pa
+
+from replaystore.fields import clicks
 
 TS = pa.timestamp("us", tz="UTC")
 STR_LIST = pa.list_(pa.string())
@@ -76,18 +78,8 @@ CLICKS = pa.schema(
         ("segment_id", pa.int32()),  # the segment whose recording held the breadcrumb
         ("environment", pa.string()),
         ("node_id", pa.int64()),
-        ("tag", pa.string()),
-        ("id", pa.string()),
-        ("class", STR_LIST),
-        ("text", pa.string()),
-        ("role", pa.string()),
-        ("alt", pa.string()),
-        ("testid", pa.string()),
-        ("aria_label", pa.string()),
-        ("title", pa.string()),
-        ("component_name", pa.string()),
-        ("is_dead", pa.bool_()),
-        ("is_rage", pa.bool_()),
+        *clicks.COLUMNS,
+        *((flag, pa.bool_()) for flag in clicks.FLAGS),
         ("month", pa.string()),
     ]
 )
@@ -120,7 +112,7 @@ ARCHIVES = pa.schema(
     ]
 )
 
-# Who viewed a replay (SPEC §5 viewed-by): one row per (project_id, replay_id, viewer_id).
+# Who viewed a replay (the viewed-by routes): one row per (project_id, replay_id, viewer_id).
 # `timestamp` is the replay's started_at, so a replay's views share its month and age and
 # expire and are purged with it; a view never moves `finished_at` (summaries ignore them).
 VIEWERS = pa.schema(
@@ -134,33 +126,18 @@ VIEWERS = pa.schema(
     ]
 )
 
-CLICK_STRUCT = pa.struct(
-    [
-        ("tag", pa.string()),
-        ("id", pa.string()),
-        ("class", STR_LIST),
-        ("text", pa.string()),
-        ("role", pa.string()),
-        ("alt", pa.string()),
-        ("testid", pa.string()),
-        ("aria_label", pa.string()),
-        ("title", pa.string()),
-        ("component_name", pa.string()),
-        ("is_dead", pa.bool_()),
-        ("is_rage", pa.bool_()),
-    ]
-)
+CLICK_STRUCT = pa.struct([*clicks.COLUMNS, *((flag, pa.bool_()) for flag in clicks.FLAGS)])
 
 TAG_STRUCT = pa.struct([("key", pa.string()), ("value", pa.string())])
 
 # One row per replay: every aggregate of the API response precomputed (DESIGN.md "Tables").
-# Nullable string columns are null when no row had a non-empty value (b.2 "null if none").
+# Nullable string columns are null when no row had a non-empty value (backend b.2 "null if none").
 REPLAYS = pa.schema(
     [
         ("project_id", pa.int64()),
         ("replay_id", pa.string()),
         ("started_at", TS),  # min replay_start_timestamp (segment timestamp if absent)
-        ("finished_at", TS),  # max segment timestamp (SPEC §3)
+        ("finished_at", TS),  # max segment timestamp
         ("duration", pa.int64()),  # whole seconds finished_at - started_at
         ("count_segments", pa.int64()),
         ("count_urls", pa.int64()),
@@ -194,8 +171,8 @@ REPLAYS = pa.schema(
 # every other shaped column as one JSON array of their values in PAYLOAD_COLUMNS order (a
 # tag as [key, value], a click as its CLICK_STRUCT values in order). Fetching a page or one
 # replay then decodes five column chunks instead of ~120 Parquet leaves, and an array without
-# keys halves the bytes decoded (medium, page fetch ~15 -> ~4 ms). The other columns stay for
-# search and sorting.
+# keys halves the bytes decoded (medium fixture: page fetch ~15 -> ~4 ms). The other columns
+# stay for search and sorting.
 FETCHED_COLUMNS = ("project_id", "replay_id", "started_at", "finished_at", "payload")
 PAYLOAD_COLUMNS = tuple(
     name for name in REPLAYS.names if name not in (*FETCHED_COLUMNS, "updated_at", "month")
@@ -231,15 +208,7 @@ SELECTOR_COUNTS = pa.schema(
         ("project_id", pa.int64()),
         ("day", TS),  # UTC midnight of the clicks' day
         ("environment", pa.string()),
-        ("tag", pa.string()),
-        ("id", pa.string()),
-        ("class", STR_LIST),
-        ("role", pa.string()),
-        ("alt", pa.string()),
-        ("testid", pa.string()),
-        ("aria_label", pa.string()),
-        ("title", pa.string()),
-        ("component_name", pa.string()),
+        *((name, t) for name, t in clicks.COLUMNS if name in clicks.ELEMENT),
         ("element_key", pa.string()),  # the attributes above as one text (selector_counts.py)
         ("flagged", pa.bool_()),
         ("folded", pa.bool_()),  # written by compaction (in the totals), else a write's delta
