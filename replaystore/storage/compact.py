@@ -275,7 +275,7 @@ def vacuum_table(dt: DeltaTable, retention: timedelta) -> int:
 
 def sweep(store: StoreCore, retention: timedelta) -> int:
     """Delete temp files of killed writers (`*.parquet#N`, blob and manifest temps), which no
-    vacuum removes (deltalake-notes §6), once they are older than the retention."""
+    vacuum removes (they are in no Delta log), once they are older than the retention."""
     if not store.layout.is_local:
         return 0
     cutoff = time.time() - retention.total_seconds()

@@ -42,7 +42,7 @@ S3_VARIABLES = (
     "AWS_ALLOW_HTTP",
 )
 # Parquet reads through s3fs: readahead in 4 MiB blocks took a list query from 114-169 ms to
-# 46 ms on a 1M-row table (deltalake notes §7.3).
+# 46 ms on a 1M-row table.
 READ_BLOCK = 4 << 20
 # S3 error codes meaning "the condition did not hold" (412; AWS answers 409 for a race).
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})

@@ -21,7 +21,7 @@ T = TypeVar("T")
 # Every commit replaystore makes carries this in its commitInfo: recovery rolls back only
 # unpublished commits that bear it (Store.recover), never another program's.
 WRITER_TAG = {"replaystore.writer": "replaystore"}
-# Blind appends from several processes need more than the default 15 retries (notes §4.3).
+# Blind appends from several processes need more than deltalake's default 15 retries.
 COMMIT = CommitProperties(max_commit_retries=100, custom_metadata=dict(WRITER_TAG))
 
 
@@ -118,7 +118,8 @@ def append(
 
 
 def retry_on_conflict(operation: Callable[[], T], attempts: int = 5) -> T:
-    """Re-run a whole operation that lost a commit race (notes §4.3: merge/delete/overwrite)."""
+    """Re-run a whole operation that lost a commit race: deltalake retries a blind append
+    itself, never a merge, delete or overwrite, whose reads the winning commit made stale."""
     for attempt in range(attempts):
         try:
             return operation()
@@ -131,7 +132,8 @@ def retry_on_conflict(operation: Callable[[], T], attempts: int = 5) -> T:
 
 def merge_predicate(months: list[str], keys: tuple[str, ...]) -> str:
     """`t.month IN (<literal months>) AND t.k = s.k ...`: literal partitions keep the merge's
-    scan to those months (notes §2.1) and no id value ever enters the log (notes §3.3)."""
+    scan to those months and no id value ever enters the Delta log (the predicate is stored in
+    its commitInfo)."""
     in_months = exp.In(
         this=exp.column("month", table="t"),
         expressions=[exp.Literal.string(m) for m in sorted(months)],

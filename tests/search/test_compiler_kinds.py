@@ -2,8 +2,8 @@
 
 import pytest
 
-from replaystore.search import compile_replay_search, compiler
 from replaystore.fields.registry import OPERATORS
+from replaystore.search import compile_replay_search, compiler
 
 
 def test_every_searchable_kind_has_a_condition():
