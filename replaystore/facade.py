@@ -37,15 +37,15 @@ from replaystore.errors import (
     StoreClosed,
 )
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
-from replaystore.query import clicks, replay_count, replays, segments, selectors, tags
-from replaystore.query.common import MAX_PAGE, Page, Paged, Window, replay_id_or_none
-from replaystore.query.params import (
+from replaystore.params import (
     LIST_DAYS,
     RETENTION_DAYS,
     parse_fields,
     parse_page,
     parse_window,
 )
+from replaystore.query import clicks, replay_count, replays, segments, selectors, tags
+from replaystore.query.common import MAX_PAGE, Page, Paged, Window, replay_id_or_none
 from replaystore.results import SqlResult
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.snapshot import Snapshot
