@@ -530,9 +530,67 @@ def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def held(targets: dict[str, Any]) -> bool:
+    """Whether a run met every target of the issue."""
+    return bool(
+        targets["browse_p95_le_50_every_minute"]
+        and (targets["last5_over_first5_p50"] or 0) <= 1.5
+        and targets["lag_p95_le_2s"]
+        and targets["rss_le_1gb"]
+        and (targets["disk_over_received"] or 0) <= 2
+        and targets["zero_errors"]
+        and targets["every_acked_segment_once"]
+    )
+
+
+def run_one(args: argparse.Namespace, out: str) -> dict[str, Any]:
+    """One soak at args.rate; its results in benchmarks/results/<out>.json and .png."""
+    soak = Soak(args)
+    try:
+        result = soak.run()
+    finally:
+        if getattr(soak, "server", None) is not None and soak.server.poll() is None:
+            soak.server.kill()
+    result["targets"]["all_held"] = held(result["targets"])
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{out}.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"{out}.png")
+    _log(json.dumps(result["targets"], indent=2))
+    if not args.keep:
+        shutil.rmtree(soak.root, ignore_errors=True)
+    return result
+
+
+def ladder_table(results: list[dict[str, Any]]) -> str:
+    """Markdown: one line per rate of a ladder, and the highest rate that held every target."""
+    lines = [
+        "| envelopes/s | minutes | browse p95 max (ms) | lag p95 max (s) | server lag <= 2 s "
+        "(min share) | peak RSS (MB) | disk / received | errors | acked once | all held |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        t = r["targets"]
+        lines.append(
+            f"| {r['rate_per_s']:g} | {r['minutes']:g} | {t['browse_p95_max_ms']} | "
+            f"{t['lag_p95_max_s']} | {t['server_lag_le_2s_share_min']} | "
+            f"{r['server_peak_rss_mb']} | {t['disk_over_received']} | "
+            f"{r['errors'] + r['read_errors']} | {t['every_acked_segment_once']} | "
+            f"{t['all_held']} |"
+        )
+    best = max((r["rate_per_s"] for r in results if r["targets"]["all_held"]), default=None)
+    lines.append("")
+    lines.append(f"Highest rate that held every target: {best if best else 'none of these'}.")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="envelopes per second")
+    parser.add_argument(
+        "--rates",
+        help="a ladder: comma-separated rates, one soak each (fresh store), and a table of "
+        "which held every target (results/<out>-ladder.md)",
+    )
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--readers", type=float, default=2.0, help="read requests per second")
     parser.add_argument("--seed", type=int, default=12)
@@ -540,18 +598,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="soak", help="name of the results in benchmarks/results")
     parser.add_argument("--keep", action="store_true", help="keep the store afterwards")
     args = parser.parse_args(argv)
-    soak = Soak(args)
-    try:
-        result = soak.run()
-    finally:
-        if soak.server.poll() is None:
-            soak.server.kill()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"{args.out}.png")
-    _log(json.dumps(result["targets"], indent=2))
-    if not args.keep:
-        shutil.rmtree(soak.root, ignore_errors=True)
+    if not args.rates:
+        run_one(args, args.out)
+        return 0
+    results = []
+    for rate in (float(r) for r in args.rates.split(",")):
+        args.rate = rate
+        results.append(run_one(args, f"{args.out}-{rate:g}"))
+    table = ladder_table(results)
+    (RESULTS / f"{args.out}-ladder.md").write_text(table)
+    _log(table)
     return 0
 
 

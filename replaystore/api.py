@@ -19,6 +19,13 @@ from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
+from replaystore.params import (
+    LIST_DAYS,
+    RETENTION_DAYS,
+    parse_fields,
+    parse_page,
+    parse_window,
+)
 from replaystore.query import (
     clicks,
     data_source,
@@ -37,13 +44,6 @@ from replaystore.query.common import (
     Paged,
     replay_id_or_none,
     segment_id_or_none,
-)
-from replaystore.query.params import (
-    LIST_DAYS,
-    RETENTION_DAYS,
-    parse_fields,
-    parse_page,
-    parse_window,
 )
 from replaystore.storage import delete_jobs
 from replaystore.storage.viewers import record_view

@@ -31,7 +31,8 @@ from pathlib import Path
 import orjson
 
 from replaystore.errors import CatalogError
-from replaystore.storage.objectstore import PreconditionFailed, StorageConfig, is_remote
+from replaystore.storage.layout import is_remote
+from replaystore.storage.objectstore import PreconditionFailed, StorageConfig
 
 CATALOG_FILE = "catalog.json"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")

@@ -37,9 +37,15 @@ from replaystore.errors import (
     StoreClosed,
 )
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
+from replaystore.params import (
+    LIST_DAYS,
+    RETENTION_DAYS,
+    parse_fields,
+    parse_page,
+    parse_window,
+)
 from replaystore.query import clicks, replay_count, replays, segments, selectors, tags
 from replaystore.query.common import MAX_PAGE, Page, Paged, Window, replay_id_or_none
-from replaystore.query.params import RETENTION_DAYS, parse_fields, parse_page, parse_window
 from replaystore.results import SqlResult
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.snapshot import Snapshot
@@ -273,13 +279,13 @@ class ReplayStore:
         offset: int = 0,
         fields: str | Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """One page of replays as the list route returns them (default window: 7 days).
+        """One page of replays as the list route returns them (default window: the last LIST_DAYS).
 
         `query` is the search language, `sort` a sortable field (`-` for descending), the
         window `stats_period` ("30d") or `start`/`end` (ISO 8601), `fields` the attributes to
         keep. Bad values raise the HTTP API's 400 errors (SearchError, ApiError).
         """
-        window = _window(stats_period, start, end, days=7)
+        window = _window(stats_period, start, end, days=LIST_DAYS)
         page = _page(limit, offset)
         return self._list_page(query, projects, environments, sort, window, fields, page).items
 
@@ -301,7 +307,7 @@ class ReplayStore:
         The window is fixed when the first page is read and all pages come from the same
         snapshot, so no replay is skipped or repeated while others write.
         """
-        window = _window(stats_period, start, end, days=7)
+        window = _window(stats_period, start, end, days=LIST_DAYS)
         offset = 0
         while True:
             result = self._list_page(
@@ -384,7 +390,7 @@ class ReplayStore:
         end: Moment = None,
     ) -> list[dict[str, Any]]:
         """Tag keys (`key`, `name`, `totalValues`) of the window's replays, most used first."""
-        window = _window(stats_period, start, end, days=7)
+        window = _window(stats_period, start, end, days=LIST_DAYS)
         return tags.tag_keys(self.engine, project_ids=self._projects(projects), window=window).items
 
     def tag_values(
@@ -397,7 +403,7 @@ class ReplayStore:
         end: Moment = None,
     ) -> list[dict[str, Any]]:
         """Values of one tag key (`value`, `count`, `firstSeen`, `lastSeen`), newest first."""
-        window = _window(stats_period, start, end, days=7)
+        window = _window(stats_period, start, end, days=LIST_DAYS)
         return tags.tag_values(
             self.engine, _text(key, "key"), project_ids=self._projects(projects), window=window
         ).items

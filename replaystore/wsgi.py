@@ -69,13 +69,21 @@ CORS_HEADERS: tuple[tuple[str, str], ...] = (
 _PARAM = {"segment_id": r"\d+", "project_id": r"\d{1,15}", "job_id": r"\d{1,18}"}
 
 
+Handler = Callable[["WsgiApp", Request], Response]
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     template: str
-    handler: str  # name of the `Api` method (or of a `WsgiApp` method for built-ins)
+    handler: Handler  # called with the app and the request
     auth: bool = True  # bearer token required (the /api/0 routes)
     cors: bool = False
+
+    @property
+    def name(self) -> str:
+        """The handler's name: the `route` label of the request metrics."""
+        return self.handler.__name__
 
     def pattern(self) -> re.Pattern[str]:
         def group(match: re.Match[str]) -> str:
@@ -85,54 +93,6 @@ class Route:
         body = re.sub(r"\{(\w+)\}", group, self.template.rstrip("/"))
         return re.compile(f"^{body}/?$")
 
-
-ORG = "/api/0/organizations/{org}"
-PROJECT = "/api/0/projects/{org}/{project}/replays"
-# Every route once (SPEC §1): the seed's routes plus Sentry's org-wide and ingest routes.
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/0/openapi.json", "openapi", auth=False),
-    Route("GET", "/healthz", "healthz", auth=False),
-    Route("GET", "/metrics", "metrics", auth=False),
-    Route("GET", f"{ORG}/replays/", "list_replays"),
-    Route("GET", f"{ORG}/replays/{{replay_id}}/", "org_replay"),
-    Route("GET", f"{ORG}/tags/", "org_tag_keys"),
-    Route("GET", f"{ORG}/tags/{{key}}/values/", "org_tag_values"),
-    Route("GET", f"{PROJECT}/tags/", "project_tag_keys"),
-    Route("GET", f"{PROJECT}/tags/{{key}}/values/", "project_tag_values"),
-    Route("GET", f"{PROJECT}/{{replay_id}}/", "project_replay"),
-    Route("DELETE", f"{PROJECT}/{{replay_id}}/", "delete_replay"),
-    Route("GET", f"{PROJECT}/{{replay_id}}/recording-segments/", "recording_segments"),
-    Route(
-        "GET",
-        f"{PROJECT}/{{replay_id}}/recording-segments/{{segment_id}}/",
-        "recording_segment",
-    ),
-    Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", "clicks"),
-    # Viewed-by and bulk deletion jobs (SPEC §5).
-    Route("GET", f"{PROJECT}/{{replay_id}}/viewed-by/", "viewed_by"),
-    Route("POST", f"{PROJECT}/{{replay_id}}/viewed-by/", "record_view"),
-    Route("GET", f"{PROJECT}/jobs/delete/", "delete_jobs"),
-    Route("POST", f"{PROJECT}/jobs/delete/", "create_delete_job"),
-    Route("GET", f"{PROJECT}/jobs/delete/{{job_id}}/", "delete_job"),
-    Route("POST", "/api/{project_id}/envelope/", "envelope", auth=False, cors=True),
-    Route("OPTIONS", "/api/{project_id}/envelope/", "preflight", auth=False, cors=True),
-    # What the web pages read besides the replay routes (Sentry's routes of the same names).
-    Route("GET", "/api/0/organizations/", "organizations"),
-    Route("GET", f"{ORG}/projects/", "org_projects"),
-    Route("GET", f"{ORG}/replays-events-meta/", "replays_events_meta"),
-    # Sentry's other replay routes (SPEC §5).
-    Route("GET", f"{ORG}/replay-selectors/", "replay_selectors"),
-    Route("GET", f"{ORG}/replay-count/", "replay_count"),
-    # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
-    Route("GET", "/", "page_list", auth=False),
-    Route("GET", "/replays/{project}/{replay_id}/", "page_player", auth=False),
-    Route("GET", "/selectors/", "page_selectors", auth=False),
-    Route("GET", "/static/{name}", "static", auth=False),
-)
-COMPILED: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((r, r.pattern()) for r in ROUTES)
-BUILT_INS = frozenset(
-    {"openapi", "preflight", "healthz", "metrics", "organizations"}
-)  # WsgiApp's own handlers
 
 REQUEST_SECONDS = Histogram(
     "replaystore_request_seconds",
@@ -236,36 +196,21 @@ class WsgiApp:
 
     def __init__(
         self,
-        data_dir: str,
+        api: Api,
         *,
         auth: bool = True,
-        ingest: Ingest | None = None,
         public_url: str | None = None,
-        read_only: bool = False,
-        maintenance: MaintenanceSettings | None = None,
-        issue_resolver: IssueResolver | None = None,
-        journal: str | None = None,
-        engine: EngineConfig | str | None = None,
+        writer: Writer | None = None,
     ) -> None:
+        self.api = api
+        self.store = api.store
+        self.catalog = api.catalog
+        self.engine = api.engine
+        self.auth = auth
         # Link headers start with the operator's public URL, or are relative: never the
         # request's Host, which a client chooses.
         self.public_url = (public_url or "").rstrip("/")
-        self.store = Store.open(data_dir, read_only=read_only)
-        self.writer: Writer | None = None
-        if ingest is None:
-            if read_only:
-                ingest = ReadOnlyIngest(self.store.layout.root)
-            else:
-                # The writer maintains its own store in the background (SPEC §6).
-                tasks = [Maintenance(self.store, maintenance)] if maintenance is not None else []
-                runner = DeleteJobRunner(self.store)  # SPEC §5: deletion jobs run in the writer
-                ingest = self.writer = Writer(self.store, tasks=[*tasks, runner], journal=journal)
-        self.catalog = Catalog(self.store.layout.root, config=self.store.config)
-        self.auth = auth
-        self.engine = open_engine(self.store, engine)  # DuckDB unless `--engine` says otherwise
-        self.api = Api(self.store, self.engine, self.catalog, ingest, issue_resolver)
-        if self.writer is not None:
-            self.api.job_started = runner.wake
+        self.writer = writer  # drained and released by close()
 
     @property
     def replayed(self) -> int:
@@ -316,16 +261,10 @@ class WsgiApp:
         )
 
     def _dispatch(self, route: Route, req: Request) -> Response:
-        with REQUEST_SECONDS.labels(route=route.handler).time():
+        with REQUEST_SECONDS.labels(route=route.name).time():
             if route.auth and self.auth:
                 req = self._authorize(req)
-            if route.handler in BUILT_INS:
-                return getattr(self, route.handler)(req)
-            if route.handler in pages.PAGES:
-                return pages.page(route.handler, req, auth=self.auth)
-            if route.handler == "static":
-                return pages.static(req)
-            return getattr(self.api, route.handler)(req)
+            return route.handler(self, req)
 
     def _authorize(self, req: Request) -> Request:
         """The request with the token's user, once the token is known to grant its org."""
@@ -383,6 +322,76 @@ class WsgiApp:
         return _guarded(response.body)
 
 
+def _api(method: Callable[[Api, Request], Response]) -> Handler:
+    """A route to an `Api` method."""
+
+    def handler(app: WsgiApp, req: Request) -> Response:
+        return method(app.api, req)
+
+    handler.__name__ = method.__name__
+    return handler
+
+
+def _page(name: str) -> Handler:
+    """A route to one of the web pages (web/pages.py)."""
+
+    def handler(app: WsgiApp, req: Request) -> Response:
+        return pages.page(name, req, auth=app.auth)
+
+    handler.__name__ = name
+    return handler
+
+
+def static(app: WsgiApp, req: Request) -> Response:
+    return pages.static(req)
+
+
+ORG = "/api/0/organizations/{org}"
+PROJECT = "/api/0/projects/{org}/{project}/replays"
+# Every route once (SPEC §1): the seed's routes plus Sentry's org-wide and ingest routes.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/0/openapi.json", WsgiApp.openapi, auth=False),
+    Route("GET", "/healthz", WsgiApp.healthz, auth=False),
+    Route("GET", "/metrics", WsgiApp.metrics, auth=False),
+    Route("GET", f"{ORG}/replays/", _api(Api.list_replays)),
+    Route("GET", f"{ORG}/replays/{{replay_id}}/", _api(Api.org_replay)),
+    Route("GET", f"{ORG}/tags/", _api(Api.org_tag_keys)),
+    Route("GET", f"{ORG}/tags/{{key}}/values/", _api(Api.org_tag_values)),
+    Route("GET", f"{PROJECT}/tags/", _api(Api.project_tag_keys)),
+    Route("GET", f"{PROJECT}/tags/{{key}}/values/", _api(Api.project_tag_values)),
+    Route("GET", f"{PROJECT}/{{replay_id}}/", _api(Api.project_replay)),
+    Route("DELETE", f"{PROJECT}/{{replay_id}}/", _api(Api.delete_replay)),
+    Route("GET", f"{PROJECT}/{{replay_id}}/recording-segments/", _api(Api.recording_segments)),
+    Route(
+        "GET",
+        f"{PROJECT}/{{replay_id}}/recording-segments/{{segment_id}}/",
+        _api(Api.recording_segment),
+    ),
+    Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", _api(Api.clicks)),
+    # Viewed-by and bulk deletion jobs (SPEC §5).
+    Route("GET", f"{PROJECT}/{{replay_id}}/viewed-by/", _api(Api.viewed_by)),
+    Route("POST", f"{PROJECT}/{{replay_id}}/viewed-by/", _api(Api.record_view)),
+    Route("GET", f"{PROJECT}/jobs/delete/", _api(Api.delete_jobs)),
+    Route("POST", f"{PROJECT}/jobs/delete/", _api(Api.create_delete_job)),
+    Route("GET", f"{PROJECT}/jobs/delete/{{job_id}}/", _api(Api.delete_job)),
+    Route("POST", "/api/{project_id}/envelope/", _api(Api.envelope), auth=False, cors=True),
+    Route("OPTIONS", "/api/{project_id}/envelope/", WsgiApp.preflight, auth=False, cors=True),
+    # What the web pages read besides the replay routes (Sentry's routes of the same names).
+    Route("GET", "/api/0/organizations/", WsgiApp.organizations),
+    Route("GET", f"{ORG}/projects/", _api(Api.org_projects)),
+    Route("GET", f"{ORG}/replays-events-meta/", _api(Api.replays_events_meta)),
+    # Sentry's other replay routes (SPEC §5).
+    Route("GET", f"{ORG}/replay-selectors/", _api(Api.replay_selectors)),
+    Route("GET", f"{ORG}/replay-count/", _api(Api.replay_count)),
+    # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
+    Route("GET", "/", _page("page_list"), auth=False),
+    Route("GET", "/replays/{project}/{replay_id}/", _page("page_player"), auth=False),
+    Route("GET", "/selectors/", _page("page_selectors"), auth=False),
+    Route("GET", "/static/{name}", static, auth=False),
+)
+COMPILED: tuple[tuple[Route, re.Pattern[str]], ...] = tuple((r, r.pattern()) for r in ROUTES)
+
+
 def _guarded(body: Iterable[bytes]) -> Iterator[bytes]:
     """A streamed body; a failure mid-stream can only be logged (the status is sent)."""
     try:
@@ -424,17 +433,23 @@ def make_app(
     `maintenance` settings also runs the store's background maintenance. `issue_resolver`
     (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5). `journal`:
     where the writer journals (default: writer.journal_dir)."""
-    return WsgiApp(
-        data_dir,
-        auth=auth,
-        ingest=ingest,
-        public_url=public_url,
-        read_only=read_only,
-        maintenance=maintenance,
-        issue_resolver=issue_resolver,
-        journal=journal,
-        engine=engine,
-    )
+    store = Store.open(data_dir, read_only=read_only)
+    writer: Writer | None = None
+    runner: DeleteJobRunner | None = None
+    if ingest is None:
+        if read_only:
+            ingest = ReadOnlyIngest(store.layout.root)
+        else:
+            # The writer maintains its own store in the background (SPEC §6).
+            tasks = [Maintenance(store, maintenance)] if maintenance is not None else []
+            runner = DeleteJobRunner(store)  # SPEC §5: deletion jobs run in the writer
+            ingest = writer = Writer(store, tasks=[*tasks, runner], journal=journal)
+    catalog = Catalog(store.layout.root, config=store.config)
+    engine_ = open_engine(store, engine)  # DuckDB unless `--engine` says otherwise
+    api = Api(store, engine_, catalog, ingest, issue_resolver)
+    if runner is not None:
+        api.job_started = runner.wake
+    return WsgiApp(api, auth=auth, public_url=public_url, writer=writer)
 
 
 def _is_loopback(host: str) -> bool:

@@ -26,6 +26,7 @@ from replaystore.fields import schema
 from replaystore.ingest import values as v
 from replaystore.ingest.clicks import event_hash
 from replaystore.ingest.replay_event import segment_id as read_segment_id
+from replaystore.storage.properties import partition_month
 
 # Link level of each id list of the response (SPEC §3 "Error links").
 ID_LEVELS = (("error_ids", "error"), ("warning_ids", "warning"), ("info_ids", "info"))
@@ -111,7 +112,7 @@ def _bare_segment(
         tags_value=[],
         error_sample_rate=-1.0,
         session_sample_rate=-1.0,
-        month=v.month_of(moment),
+        month=partition_month(moment),
     )
     del row["has_blob"]  # the batch decides
     return row
@@ -140,7 +141,7 @@ def _click(entry: Any, index: int, project_id: int, replay_id: str) -> dict[str,
         "class": _strings(entry.get("class") or [], f"{where}.class"),
         **{name: v.text(entry.get(name), f"{where}.{name}") for name in CLICK_TEXT_ALL},
         **flags,
-        "month": v.month_of(moment),
+        "month": partition_month(moment),
     }
     return row
 
@@ -171,7 +172,7 @@ class ReplayRows:
                 "level": level,
                 "transaction": "",  # the API does not show it
                 "timestamp": started,
-                "month": v.month_of(started),
+                "month": partition_month(started),
             }
             for field, level in levels
             for i, event_id in enumerate(v.array(replay.get(field), f"replay.{field}"))

@@ -7,7 +7,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from replaystore.ingest.values import month_of, seconds_to_datetime
+from replaystore.ingest.values import seconds_to_datetime
+from replaystore.storage.properties import partition_month
 
 MAX_CLICKS_PER_SEGMENT = 20
 MAX_CLASSES = 10
@@ -110,7 +111,7 @@ def click_row(payload: Mapping[str, Any], replay_id: str) -> dict[str, Any] | No
         "testid": _testid(attributes),
         "is_dead": kind[0],
         "is_rage": kind[1],
-        "month": month_of(moment),
+        "month": partition_month(moment),
     }
     for column, (key, limit) in _ATTRIBUTES.items():
         row[column] = _attr(attributes, key, limit)

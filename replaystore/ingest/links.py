@@ -8,6 +8,7 @@ from typing import Any
 from replaystore.errors import IngestError
 from replaystore.ingest import values as v
 from replaystore.ingest.origin import Origin
+from replaystore.storage.properties import partition_month
 
 TRANSACTION_LIMIT = 200  # Relay trims a transaction name to this many characters
 LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
@@ -78,7 +79,7 @@ def link_row(
         "event_id": v.uuid_hex(raw_id, "event_id"),
         "level": level(event.get("level")),
         "timestamp": moment,
-        "month": v.month_of(moment),
+        "month": partition_month(moment),
         # replay-count's `transaction:[...]` counts replays by it (SPEC §5).
         "transaction": v.lenient_text(event.get("transaction"), "transaction", TRANSACTION_LIMIT),
     }

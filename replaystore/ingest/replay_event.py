@@ -9,6 +9,7 @@ from typing import Any
 from replaystore.ingest import values as v
 from replaystore.ingest.origin import Origin
 from replaystore.ingest.useragent import parse_user_agent
+from replaystore.storage.properties import partition_month
 
 MAX_LIST = 100  # urls, error_ids, trace_ids (Relay truncates)
 MAX_URLS_BYTES = 8192  # Relay's byte budget for the whole `urls` list
@@ -236,7 +237,7 @@ def normalise_replay_event(event: Mapping[str, Any], origin: Origin) -> dict[str
         "session_sample_rate": v.number(
             replay_ctx.get("session_sample_rate"), "contexts.replay.session_sample_rate", -1.0
         ),
-        "month": v.month_of(moment),
+        "month": partition_month(moment),
     }
     row.update(_ua_columns(event, contexts, origin))
     return row

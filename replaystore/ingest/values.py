@@ -78,10 +78,6 @@ def aware_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def month_of(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m")
-
-
 def cut(text: str, limit: int) -> str:
     """At most `limit` characters (Relay trims over-long strings rather than rejecting them)."""
     return text[:limit]

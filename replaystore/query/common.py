@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,10 +10,11 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
+from replaystore.storage.properties import partition_month
+
 # Replays last at most an hour: single-replay lookups widen the window by that much (b.1).
 REPLAY_SLACK = timedelta(hours=1)
 MAX_PAGE = 100
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
 class Executor(Protocol):
@@ -46,14 +46,10 @@ class Window:
         last = self.end - timedelta(microseconds=1)
         col = exp.column(column)
         return exp.and_(
-            col >= exp.Literal.string(_month(self.start)),
-            col <= exp.Literal.string(_month(last)),
+            col >= exp.Literal.string(partition_month(self.start)),
+            col <= exp.Literal.string(partition_month(last)),
             copy=False,
         )
-
-
-def _month(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)
@@ -108,8 +104,13 @@ def segment_id_or_none(value: str) -> int | None:
     return number if number <= MAX_SEGMENT_ID else None
 
 
-def is_replay_id(value: str) -> bool:
-    return bool(_HEX32.match(value))
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with an explicit offset and microseconds (SPEC §3 "Timestamps out")."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def project_condition(project_ids: Sequence[int]) -> exp.Expression:

@@ -42,11 +42,8 @@ def _search_condition(query: str, viewer: int | None = None) -> exp.Expression |
 
 
 def _order(sort: str) -> list[exp.Ordered]:
-    order = list(sort_order(sort or DEFAULT_SORT))
-    # SPEC §3: ties are broken by replay id so pages never overlap.
-    if not any(o.this == exp.column("replay_id") for o in order):
-        order.append(exp.Ordered(this=exp.column("replay_id"), desc=False, nulls_first=False))
-    return order
+    # sort_order ends with the replay id, so ties never let pages overlap.
+    return sort_order(sort or DEFAULT_SORT)
 
 
 def _fetched() -> list[exp.Column]:

@@ -30,24 +30,13 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.storage.batch import Blob
-from replaystore.storage.layout import Layout, is_blob_key
+from replaystore.storage.layout import RECORDINGS, Layout, is_blob_key
+from replaystore.storage.properties import partition_month
+from replaystore.storage.views import scan
 
 TEMP_MARK = ".tmp-"
 PACKS = "packs"
 KEY3 = ("project_id", "replay_id", "segment_id")
-
-RECORDINGS = pa.schema(
-    [
-        pa.field("project_id", pa.int64(), nullable=False),
-        pa.field("replay_id", pa.string(), nullable=False),
-        pa.field("segment_id", pa.int64(), nullable=False),
-        pa.field("pack", pa.string(), nullable=False),  # path under blobs/packs/
-        pa.field("offset", pa.int64(), nullable=False),
-        pa.field("length", pa.int64(), nullable=False),
-        pa.field("written_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("month", pa.string(), nullable=False),  # the month the body was written
-    ]
-)
 
 # A pack below this size is merged with others by maintenance; merged packs go up to MAX.
 SMALL_PACK_BYTES = 4 << 20
@@ -96,8 +85,6 @@ def _in_replays(keys: Iterable[tuple[int, str]]) -> exp.Expression:
 
 
 def _index_source(files: list[str]) -> exp.Expression:
-    from replaystore.storage.views import scan
-
     return scan(files, RECORDINGS).subquery("idx")
 
 
@@ -146,7 +133,7 @@ class BlobStore:
                 fresh[key] = blob
         if not fresh:
             return RECORDINGS.empty_table()
-        month = when.strftime("%Y-%m")
+        month = partition_month(when)
         return self._write_pack(month, list(fresh.values()), when)
 
     def _write_pack(self, month: str, blobs: list[Blob], when: datetime) -> pa.Table:
@@ -303,7 +290,7 @@ class BlobStore:
         found = [dict(zip(RECORDINGS.names, r, strict=True)) for r in rows]
         found.sort(key=lambda r: (r["project_id"], r["replay_id"], r["segment_id"]))
         moved = [
-            self._write_pack(when.strftime("%Y-%m"), [Blob(*self._body_of(r)) for r in chunk], when)
+            self._write_pack(partition_month(when), [Blob(*self._body_of(r)) for r in chunk], when)
             for chunk in _chunks_by_size(found, MAX_PACK_BYTES)
         ]
         return pa.concat_tables(moved) if moved else RECORDINGS.empty_table()
@@ -330,7 +317,7 @@ class BlobStore:
         moved: list[pa.Table] = []
         for chunk in _chunks_by_size(keep, MAX_PACK_BYTES):
             blobs = [Blob(*self._body_of(r)) for r in chunk]
-            moved.append(self._write_pack(when.strftime("%Y-%m"), blobs, when))
+            moved.append(self._write_pack(partition_month(when), blobs, when))
         rows = pa.concat_tables(moved) if moved else RECORDINGS.empty_table()
         return Purge(rows, touched, len(live) - len(keep))
 

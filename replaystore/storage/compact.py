@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -17,6 +16,7 @@ from sqlglot import exp
 
 from replaystore.fields import schema
 from replaystore.storage import selector_counts
+from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import (
     DEFAULT_RETENTION,
@@ -28,9 +28,6 @@ from replaystore.storage.properties import (
 from replaystore.storage.tables import COMMIT, retry_on_conflict
 from replaystore.storage.tag_index import index_rows
 from replaystore.storage.views import DIALECT, KEY, newest_recent, not_superseded
-
-if TYPE_CHECKING:
-    from replaystore.storage.store import Store
 
 # The base is sorted newest first, not by project first: the default list (every project
 # of an org, `-started_at`) then finds its page in the first row group of the month instead
@@ -60,7 +57,7 @@ class CompactResult:
     temp_files_swept: int = 0
 
 
-def compact(store: Store, *, retention: timedelta = DEFAULT_RETENTION) -> CompactResult:
+def compact(store: StoreCore, *, retention: timedelta = DEFAULT_RETENTION) -> CompactResult:
     """Everything maintenance does, at once and under the writer lock (the CLI's `compact`)."""
     with store.writing():
         folded, months = _fold_recent(store)
@@ -80,7 +77,7 @@ def compact(store: Store, *, retention: timedelta = DEFAULT_RETENTION) -> Compac
     )
 
 
-def _fold_recent(store: Store) -> tuple[int, list[str]]:
+def _fold_recent(store: StoreCore) -> tuple[int, list[str]]:
     """Rewrite each base month the recent tier touches, sorted, then empty the tier."""
     files = {t: [] for t in store.tables}
     files["replays"] = store.latest_files("replays")
@@ -276,9 +273,9 @@ def vacuum_table(dt: DeltaTable, retention: timedelta) -> int:
     return len(removed)
 
 
-def sweep(store: Store, retention: timedelta) -> int:
+def sweep(store: StoreCore, retention: timedelta) -> int:
     """Delete temp files of killed writers (`*.parquet#N`, blob and manifest temps), which no
-    vacuum removes (deltalake-notes §6), once they are older than the retention."""
+    vacuum removes (they are in no Delta log), once they are older than the retention."""
     if not store.layout.is_local:
         return 0
     cutoff = time.time() - retention.total_seconds()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -12,19 +11,18 @@ from sqlglot import exp
 from replaystore.fields import schema
 from replaystore.storage import selector_counts
 from replaystore.storage.blobs import Purge
+from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES
+from replaystore.storage.properties import partition_month
 from replaystore.storage.summary import compute_summaries
-from replaystore.storage.tables import append, merge_rows
+from replaystore.storage.tables import append, delete_rows
 from replaystore.storage.views import DIALECT
-
-if TYPE_CHECKING:
-    from replaystore.storage.store import Store
 
 PURGED = ("segments", "clicks", "links", "viewers")
 
 
 def delete_replay(
-    store: Store, project_id: int, replay_id: str, *, now: datetime | None = None
+    store: StoreCore, project_id: int, replay_id: str, *, now: datetime | None = None
 ) -> bool:
     """False when the replay is already archived; else purge it and return True."""
     with store.writing():
@@ -52,7 +50,7 @@ def delete_replay(
                     "month": pa.array(months[table], pa.string()),
                 }
             )
-            merge_rows(store.tables[table], rows, ("project_id", "replay_id"), delete=True)
+            delete_rows(store.tables[table], rows, ("project_id", "replay_id"))
         if archived is not None:
             append(store.tables["replays_recent"], archived)
         selector_counts.record(store, purged_counts)
@@ -61,7 +59,7 @@ def delete_replay(
     return True
 
 
-def purge_blobs(store: Store, replays: set[tuple[int, str]], when: datetime) -> Purge:
+def purge_blobs(store: StoreCore, replays: set[tuple[int, str]], when: datetime) -> Purge:
     """Rewrite the packs holding these replays' recordings without them, commit the moved
     bodies' index rows and delete the replays' rows (call with the lock held; publish, then
     `store.blobs.remove_packs(result.packs)`)."""
@@ -77,12 +75,12 @@ def purge_blobs(store: Store, replays: set[tuple[int, str]], when: datetime) -> 
             "month": pa.array([m for _ in keys for m in months], pa.string()),
         }
     )
-    merge_rows(index, rows, ("project_id", "replay_id"), delete=True)
+    delete_rows(index, rows, ("project_id", "replay_id"))
     store.blobs.purge_legacy(replays)
     return purge
 
 
-def _all_files(store: Store) -> dict[str, list[str]]:
+def _all_files(store: StoreCore) -> dict[str, list[str]]:
     # Raw tables only: the summary is computed from them, and the summary tables may be
     # under a background fold (storage/maintenance.py) meanwhile.
     return {t: store.latest_files(t) for t in RAW_TABLES}
@@ -119,14 +117,14 @@ def _marker(
                 "replay_id": replay_id,
                 "timestamp": when,
                 "started_at": started_at,
-                "month": when.strftime("%Y-%m"),
+                "month": partition_month(when),
             }
         ],
         schema=schema.ARCHIVES,
     )
 
 
-def _archived_summary(store: Store, key: list[tuple[int, str]], when: datetime) -> pa.Table:
+def _archived_summary(store: StoreCore, key: list[tuple[int, str]], when: datetime) -> pa.Table:
     """The summary recomputed with the new archive marker: the archived shape (b.4)."""
     con = store.scan_connection(_all_files(store))
     return compute_summaries(con, key, when)

@@ -30,7 +30,7 @@ from sqlglot import exp
 from replaystore.fields.schema import STR_LIST, TS
 from replaystore.fields.sql import DIALECT
 from replaystore.search import compile_replay_search
-from replaystore.storage.properties import WRITER_PROPERTIES
+from replaystore.storage.properties import WRITER_PROPERTIES, partition_month
 from replaystore.storage.store import MAINTENANCE_RUNS
 from replaystore.storage.tables import COMMIT
 
@@ -331,8 +331,8 @@ def match_query(job: Job) -> exp.Select:
         exp.column("project_id").eq(exp.convert(job.project_id)),
         exp.column("timestamp") >= exp.convert(job.range_start),
         exp.column("timestamp") < exp.convert(job.range_end),
-        exp.column("month") >= exp.Literal.string(job.range_start.strftime("%Y-%m")),
-        exp.column("month") <= exp.Literal.string(job.range_end.strftime("%Y-%m")),
+        exp.column("month") >= exp.Literal.string(partition_month(job.range_start)),
+        exp.column("month") <= exp.Literal.string(partition_month(job.range_end)),
     )
     if job.environments:
         rows = exp.and_(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,10 +22,9 @@ from sqlglot import exp
 from replaystore.fields.sql import DIALECT
 from replaystore.metrics import REGISTRY
 from replaystore.storage.batch import Blob
+from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import SUMMARY_TABLES
-
-if TYPE_CHECKING:
-    from replaystore.storage.store import Store
+from replaystore.storage.properties import in_utc, partition_month
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,7 +43,7 @@ DROPPED = Counter(
 )
 
 
-def stored_extents(store: Store, keys: set[Key]) -> dict[Key, Extent]:
+def stored_extents(store: StoreCore, keys: set[Key]) -> dict[Key, Extent]:
     """started_at and finished_at of the touched replays that have a stored summary."""
     if not keys:
         return {}
@@ -78,10 +76,10 @@ def months_of(extents: dict[Key, Extent]) -> set[str]:
     """Every month partition that can hold a row of these stored replays."""
     months: set[str] = set()
     for started, finished in extents.values():
-        moment = (started - SEGMENT_WINDOW).replace(day=1, hour=0, minute=0, second=0)
+        moment = in_utc(started - SEGMENT_WINDOW).replace(day=1, hour=0, minute=0, second=0)
         last = finished + SEGMENT_WINDOW
         while moment <= last:
-            months.add(moment.strftime("%Y-%m"))
+            months.add(partition_month(moment))
             moment = (moment + timedelta(days=32)).replace(day=1)
     return months
 

@@ -8,7 +8,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
+import pyarrow as pa
 
 from replaystore.errors import ReplayStoreError
 from replaystore.fields import schema
@@ -20,6 +20,26 @@ BLOB_TABLES = ("recordings",)  # where each recording body is packed (storage/bl
 COUNT_TABLES = ("selectors",)  # signed counts written beside the raw rows (selector_counts.py)
 ALL_TABLES = RAW_TABLES + SUMMARY_TABLES + INDEX_TABLES + BLOB_TABLES + COUNT_TABLES
 _REPLAY_ID = re.compile(r"[0-9a-f]{32}")
+
+# The recordings index: where each body lies in its pack (blobs.py).
+RECORDINGS = pa.schema(
+    [
+        pa.field("project_id", pa.int64(), nullable=False),
+        pa.field("replay_id", pa.string(), nullable=False),
+        pa.field("segment_id", pa.int64(), nullable=False),
+        pa.field("pack", pa.string(), nullable=False),  # path under blobs/packs/
+        pa.field("offset", pa.int64(), nullable=False),
+        pa.field("length", pa.int64(), nullable=False),
+        pa.field("written_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("month", pa.string(), nullable=False),  # the month the body was written
+    ]
+)
+
+
+def is_remote(root: str) -> bool:
+    """True for a store root (or a path under one) on object storage: the one answer to "is
+    this store local?". A `file:` URL is local (normalize_root turns it into its path)."""
+    return "://" in root and not root.startswith("file:")
 
 
 def is_blob_key(project_id: object, replay_id: object, segment_id: object = 0) -> bool:
@@ -47,7 +67,7 @@ def normalize_root(root: str) -> str:
                 "local path (file:///absolute/path)"
             )
         root = urllib.parse.unquote(parts.path) or "/"
-    elif "://" in root:
+    elif is_remote(root):
         return root.rstrip("/")
     return os.path.realpath(os.path.expanduser(root))
 
@@ -55,8 +75,6 @@ def normalize_root(root: str) -> str:
 def table_schema(table: str) -> object:
     """The Arrow schema of a stored table (the recent tier shares the summary's)."""
     if table == "recordings":
-        from replaystore.storage.blobs import RECORDINGS
-
         return RECORDINGS
     return schema.REPLAYS if table == "replays_recent" else schema.TABLES[table]
 
@@ -77,7 +95,7 @@ class Layout:
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.root
+        return not is_remote(self.root)
 
     def table_uri(self, table: str) -> str:
         return f"{self.root}/tables/{table}"
@@ -99,7 +117,3 @@ class Layout:
     @property
     def lock_path(self) -> str:
         return f"{self.root}/.writer.lock"
-
-
-def is_local_fs(fs: fsspec.AbstractFileSystem) -> bool:
-    return isinstance(fs, LocalFileSystem)

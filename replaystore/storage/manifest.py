@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 import orjson
 
 from replaystore.errors import ReplayStoreError
-from replaystore.storage.objectstore import PreconditionFailed, StorageConfig, is_remote
+from replaystore.storage.layout import is_remote
+from replaystore.storage.objectstore import PreconditionFailed, StorageConfig
 
 
 class ManifestConflict(ReplayStoreError):

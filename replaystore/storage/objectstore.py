@@ -29,6 +29,7 @@ import duckdb
 import fsspec
 
 from replaystore.errors import ReplayStoreError
+from replaystore.storage.layout import is_remote
 
 # The variables read from the environment for an s3:// store, in deltalake's spelling.
 S3_VARIABLES = (
@@ -41,7 +42,7 @@ S3_VARIABLES = (
     "AWS_ALLOW_HTTP",
 )
 # Parquet reads through s3fs: readahead in 4 MiB blocks took a list query from 114-169 ms to
-# 46 ms on a 1M-row table (deltalake notes §7.3).
+# 46 ms on a 1M-row table.
 READ_BLOCK = 4 << 20
 # S3 error codes meaning "the condition did not hold" (412; AWS answers 409 for a race).
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
@@ -57,10 +58,6 @@ class UnsupportedStorage(ReplayStoreError):
     """A URL scheme replaystore cannot write safely (no conditional puts)."""
 
     status = 400
-
-
-def is_remote(root: str) -> bool:
-    return "://" in root
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ T = TypeVar("T")
 # Every commit replaystore makes carries this in its commitInfo: recovery rolls back only
 # unpublished commits that bear it (Store.recover), never another program's.
 WRITER_TAG = {"replaystore.writer": "replaystore"}
-# Blind appends from several processes need more than the default 15 retries (notes §4.3).
+# Blind appends from several processes need more than deltalake's default 15 retries.
 COMMIT = CommitProperties(max_commit_retries=100, custom_metadata=dict(WRITER_TAG))
 
 
@@ -80,23 +80,25 @@ def _add_columns(dt: DeltaTable, table: str, names: list[str]) -> DeltaTable:
 
 
 def open_all(layout: Layout, storage_options: dict | None) -> dict[str, DeltaTable]:
-    def exists(table: str) -> bool:
-        return DeltaTable.is_deltatable(layout.table_uri(table), storage_options)
-
     # An index created empty next to a filled summary would answer wrongly, not fail.
-    if exists("replays") and not exists("tags"):
+    if _exists(layout, "replays", storage_options) and not _exists(layout, "tags", storage_options):
         raise ReplayStoreError(
             f"the store at {layout.root} was written by an older replaystore: it has no tag "
             "index; re-create the store and ingest again"
         )
-    # A store written before the ranking's counts existed gets them from its click rows.
-    counts_missing = exists("clicks") and not exists("selectors")
-    tables = {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
-    if counts_missing:
-        from replaystore.storage.selector_counts import rebuild_table
+    return {name: open_or_create(layout, name, storage_options) for name in ALL_TABLES}
 
-        rebuild_table(tables["clicks"], tables["selectors"])
-    return tables
+
+def lacks_selector_counts(layout: Layout, storage_options: dict | None) -> bool:
+    """True for a store written before the ranking's counts existed (they are rebuilt from
+    its click rows)."""
+    return _exists(layout, "clicks", storage_options) and not _exists(
+        layout, "selectors", storage_options
+    )
+
+
+def _exists(layout: Layout, table: str, storage_options: dict | None) -> bool:
+    return DeltaTable.is_deltatable(layout.table_uri(table), storage_options)
 
 
 def append(
@@ -116,7 +118,8 @@ def append(
 
 
 def retry_on_conflict(operation: Callable[[], T], attempts: int = 5) -> T:
-    """Re-run a whole operation that lost a commit race (notes §4.3: merge/delete/overwrite)."""
+    """Re-run a whole operation that lost a commit race: deltalake retries a blind append
+    itself, never a merge, delete or overwrite, whose reads the winning commit made stale."""
     for attempt in range(attempts):
         try:
             return operation()
@@ -129,7 +132,8 @@ def retry_on_conflict(operation: Callable[[], T], attempts: int = 5) -> T:
 
 def merge_predicate(months: list[str], keys: tuple[str, ...]) -> str:
     """`t.month IN (<literal months>) AND t.k = s.k ...`: literal partitions keep the merge's
-    scan to those months (notes §2.1) and no id value ever enters the log (notes §3.3)."""
+    scan to those months and no id value ever enters the Delta log (the predicate is stored in
+    its commitInfo)."""
     in_months = exp.In(
         this=exp.column("month", table="t"),
         expressions=[exp.Literal.string(m) for m in sorted(months)],
@@ -140,37 +144,45 @@ def merge_predicate(months: list[str], keys: tuple[str, ...]) -> str:
     return exp.and_(in_months, *equal).sql()
 
 
-def merge_rows(
-    dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...], *, delete: bool = False
-) -> None:
-    """Replace (or with delete=True remove) the stored rows matching rows on keys.
-
-    A delete that loses the commit race reruns on the newest version (removing by key is
-    right on any version); a replacement keeps failing, so the caller retries its whole batch."""
-    months = sorted({m for m in rows.column("month").to_pylist() if m is not None})
+def merge_rows(dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...]) -> None:
+    """Replace the stored rows matching rows on keys. One that loses the commit race keeps
+    failing (it would replace rows it never read), so the caller retries its whole batch."""
+    months = _months(rows)
     if rows.num_rows == 0 or not months:
         return
+    retry_on_conflict(lambda: _merger(dt, rows, months, keys).when_matched_update_all().execute())
 
+
+def delete_rows(dt: DeltaTable, rows: pa.Table, keys: tuple[str, ...]) -> None:
+    """Remove the stored rows matching rows on keys. One that loses the commit race reruns on
+    the newest version: removing by key is right on any version."""
+    months = _months(rows)
+    if rows.num_rows == 0 or not months:
+        return
     attempts = 0
 
     def run() -> None:
         nonlocal attempts
-        if attempts and delete:
+        if attempts:
             # Lost the race to a concurrent commit (the writer's background merge commits
             # outside the lock): rerun on the newest version, or every retry loses again.
             dt.update_incremental()
         attempts += 1
-        merger = dt.merge(
-            rows,
-            merge_predicate(months, keys),
-            source_alias="s",
-            target_alias="t",
-            writer_properties=WRITER_PROPERTIES,
-            commit_properties=COMMIT,
-        )
-        if delete:
-            merger.when_matched_delete().execute()
-        else:
-            merger.when_matched_update_all().execute()
+        _merger(dt, rows, months, keys).when_matched_delete().execute()
 
     retry_on_conflict(run)
+
+
+def _months(rows: pa.Table) -> list[str]:
+    return sorted({m for m in rows.column("month").to_pylist() if m is not None})
+
+
+def _merger(dt: DeltaTable, rows: pa.Table, months: list[str], keys: tuple[str, ...]):
+    return dt.merge(
+        rows,
+        merge_predicate(months, keys),
+        source_alias="s",
+        target_alias="t",
+        writer_properties=WRITER_PROPERTIES,
+        commit_properties=COMMIT,
+    )

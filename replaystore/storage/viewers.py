@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from replaystore.fields import schema
 from replaystore.fields.sql import DIALECT
+from replaystore.storage.properties import partition_month
 from replaystore.storage.tables import append
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def record_view(
     store: Store, project_id: int, replay_id: str, viewer_id: int, started_at: datetime
 ) -> bool:
     """Store that `viewer_id` viewed the replay; False when that view was already stored."""
-    month = started_at.strftime("%Y-%m")
+    month = partition_month(started_at)
     with store.writing():
         con = store.scan_connection({TABLE: store.latest_files(TABLE, {month})})
         if _stored(con, project_id, replay_id, viewer_id):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -16,15 +15,13 @@ from replaystore.fields import schema
 from replaystore.metrics import REGISTRY
 from replaystore.storage import selector_counts
 from replaystore.storage.batch import WriteBatch
+from replaystore.storage.core import StoreCore
 from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import writer_properties
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT, KEY
-
-if TYPE_CHECKING:
-    from replaystore.storage.store import Store
 
 # Replays last at most one hour (backend b.1): a replay's rows lie in the months of its
 # touched rows widened by this much, which bounds the partitions a write has to read.
@@ -56,7 +53,7 @@ class WriteResult:
     touched: tuple[Key, ...] = ()
 
 
-def write_batch(store: Store, batch: WriteBatch) -> WriteResult:
+def write_batch(store: StoreCore, batch: WriteBatch) -> WriteResult:
     if batch.is_empty():
         return WriteResult()
     with WRITE_SECONDS.time(), store.writing():
@@ -219,7 +216,7 @@ def _archived_keys(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> set[Key]:
     return {(int(p), str(r)) for p, r in rows}
 
 
-def _summaries(store: Store, touched: list[Key], months: set[str]) -> pa.Table:
+def _summaries(store: StoreCore, touched: list[Key], months: set[str]) -> pa.Table:
     files = {t: store.latest_files(t, months) for t in ("segments", "clicks", "links")}
     files["archives"] = store.latest_files("archives")
     con = store.scan_connection(files)

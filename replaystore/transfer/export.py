@@ -24,9 +24,9 @@ from sqlglot import exp
 
 from replaystore.errors import ReplayStoreError
 from replaystore.fields.sql import DIALECT
+from replaystore.params import parse_window
 from replaystore.query import replays as replay_queries
 from replaystore.query.common import Page
-from replaystore.query.params import parse_window
 from replaystore.query.segments import decompress
 from replaystore.transfer.importer import DEFAULT_SINCE, PAGE, _click_line
 

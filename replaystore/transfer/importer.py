@@ -25,7 +25,7 @@ import orjson
 from replaystore.ingest import values as v
 from replaystore.ingest.clicks import extract_clicks
 from replaystore.ingest.jsonl import parse_jsonl
-from replaystore.query.params import parse_window
+from replaystore.params import parse_window
 from replaystore.transfer import state as states
 from replaystore.transfer.client import Client, TransferError, data_of
 from replaystore.transfer.segments import fetch_segments

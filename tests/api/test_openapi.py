@@ -28,7 +28,7 @@ def test_every_route_is_documented_and_nothing_else() -> None:
     }  # fmt: skip
     # The web pages and their static files are HTML, not API (replaystore/web).
     pages = {*PAGES, "static"}
-    assert documented == {(r.method, r.template) for r in ROUTES if r.handler not in pages}
+    assert documented == {(r.method, r.template) for r in ROUTES if r.name not in pages}
 
 
 CHECKS = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from replaystore.engines import open_engine
+from replaystore.params import parse_window
 from replaystore.query import replays
 from replaystore.query.common import Page
-from replaystore.query.params import parse_window
 from replaystore.storage.store import Store
 from tests.conftest import FixtureStore
 

@@ -11,7 +11,7 @@ from deltalake import DeltaTable
 
 import replaystore
 from replaystore.storage.compact import compact_raw
-from replaystore.storage.tables import merge_rows
+from replaystore.storage.tables import delete_rows
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CAPTURE = sorted((ROOT / "data" / "fixtures" / "sdk-capture").glob("*.envelope"))
@@ -32,7 +32,7 @@ def test_a_merge_behind_a_background_optimize_still_commits(tmp_path):
                 "month": ["2026-11"],
             }
         )
-        merge_rows(behind, rows, ("project_id", "replay_id"), delete=True)
+        delete_rows(behind, rows, ("project_id", "replay_id"))
         assert behind.version() == maintenance.version() + 1
         left = DeltaTable(uri).to_pyarrow_table(columns=["replay_id"]).column(0).to_pylist()
         assert REPLAY not in left

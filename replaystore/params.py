@@ -1,4 +1,5 @@
-"""Parsers of the request parameters every endpoint shares, with Sentry's error texts (c.1)."""
+"""HTTP query parameters of the API (the api layer): periods, dates, paging, fields; a bad one
+raises ApiError with Sentry's error text (a 400)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from replaystore.errors import ApiError
+from replaystore.params import parse_fields, parse_page, parse_window
 from replaystore.query.common import Page, Window
-from replaystore.query.params import parse_fields, parse_page, parse_window
 
 NOW = datetime(2026, 1, 10, tzinfo=UTC)
 
