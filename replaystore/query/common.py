@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlglot import exp
@@ -102,15 +102,6 @@ def segment_id_or_none(value: str) -> int | None:
         return None
     number = int(value)
     return number if number <= MAX_SEGMENT_ID else None
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with an explicit offset and microseconds (SPEC §3 "Timestamps out")."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def project_condition(project_ids: Sequence[int]) -> exp.Expression:
