@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
 
 from replaystore.storage.layout import SUMMARY_TABLES
@@ -13,9 +15,21 @@ TARGET_FILE_BYTES = 128 * 1024 * 1024
 PARTITION_BY = ["month"]
 
 
+MONTH_FORMAT = "%Y-%m"
+
+
 def partition_month(moment: datetime) -> str:
     """The `month` partition key of a moment: its UTC `YYYY-MM` (a naive moment is UTC)."""
-    return in_utc(moment).strftime("%Y-%m")
+    return in_utc(moment).strftime(MONTH_FORMAT)
+
+
+def partition_months(moments: pa.Array | pa.ChunkedArray) -> set[str]:
+    """`partition_month` of every non-null timestamp, vectorised (a UTC-aware column formats in
+    UTC; a naive one is UTC, as above)."""
+    values = pc.drop_null(moments)
+    if len(values) == 0:
+        return set()
+    return set(pc.unique(pc.strftime(values, format=MONTH_FORMAT)).to_pylist())
 
 
 def in_utc(moment: datetime) -> datetime:

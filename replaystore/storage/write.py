@@ -18,7 +18,7 @@ from replaystore.storage.batch import WriteBatch
 from replaystore.storage.core import StoreCore
 from replaystore.storage.extent import drop_far_rows, months_of, stored_extents
 from replaystore.storage.layout import RAW_TABLES
-from replaystore.storage.properties import writer_properties
+from replaystore.storage.properties import partition_months, writer_properties
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT, KEY
@@ -102,12 +102,9 @@ def _months_near(tables: dict[str, pa.Table]) -> set[str]:
         for column in ("timestamp", "replay_start_timestamp"):
             if column not in rows.column_names:
                 continue
-            values = pc.drop_null(rows.column(column))
-            if len(values) == 0:
-                continue
+            values = rows.column(column)
             for shift in (-REPLAY_SPAN, timedelta(0), REPLAY_SPAN):
-                shifted = pc.add(values, pa.scalar(shift)) if shift else values
-                months.update(pc.unique(pc.strftime(shifted, format="%Y-%m")).to_pylist())
+                months |= partition_months(pc.add(values, pa.scalar(shift)) if shift else values)
     return months
 
 
