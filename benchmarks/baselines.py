@@ -2,7 +2,7 @@
 
 Not product code: these are the baselines the benchmark compares against. They read the raw
 `segments`, `clicks` and `links` Parquet files of the store's snapshot and aggregate per
-replay at query time, two-phase as Sentry does (performance-and-peers §1.1):
+replay at query time, two-phase as Sentry does:
 
 1. preflight: `GROUP BY replay_id HAVING min(segment_id) = 0 [AND aggregate predicates]
    ORDER BY <aggregate> LIMIT page+1` over the window's segment rows (click predicates as

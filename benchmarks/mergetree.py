@@ -1,5 +1,5 @@
 """The strongest peer: ClickHouse (chdb) holding our own one-row-per-replay summary in a native
-MergeTree, the design PostHog and OpenReplay use (performance-and-peers §1.2, §1.3).
+MergeTree, the design PostHog and OpenReplay use.
 
 Not product code. The table is loaded once, untimed, from the store's compacted `replays`
 summary files, then every listed query runs against it with the same filter and order as the

@@ -72,7 +72,7 @@ class Request:
     body: bytes = b""
     url: str = ""  # the configured public URL (or nothing: relative) + path, for Link headers
     remote_addr: str | None = None  # the client: waitress applies trusted proxy headers
-    user_id: int | None = None  # the user the bearer token acts as (SPEC §2), if any
+    user_id: int | None = None  # the user the bearer token acts as, if any
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -111,7 +111,7 @@ class Store(Protocol):
 
 
 def link_header(req: Request, page: Page, has_more: bool) -> tuple[str, str]:
-    """Sentry's `Link` header: previous and next cursors over offsets (c.1)."""
+    """Sentry's `Link` header: previous and next cursors over offsets."""
     kept = [(k, v) for k, vs in req.query.items() if k != "cursor" for v in vs]
 
     def link(offset: int, is_prev: int, rel: str, results: bool) -> str:
@@ -158,7 +158,7 @@ _FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
 
 
 def _required(req: Request, name: str) -> str:
-    """A required text parameter, with DRF's texts (named: SPEC §3 "Bad input anywhere")."""
+    """A required text parameter, with DRF's texts (naming the parameter)."""
     value = req.arg(name)
     if value is None:
         raise ApiError(f"{name}: This field is required.")
@@ -213,7 +213,7 @@ class Api:
         return project
 
     def _selected(self, req: Request) -> list[int]:
-        """`project` ids (-1 = all) and `projectSlug`s, each one of the organization (c.1)."""
+        """`project` ids (-1 = all) and `projectSlug`s, each one of the organization."""
         projects = self._org_projects(req)
         by_id = {p.id: p for p in projects}
         by_slug = {p.slug: p for p in projects}
@@ -368,10 +368,10 @@ class Api:
     def org_tag_values(self, req: Request) -> Response:
         return self._tag_values(req, self._selected(req))
 
-    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+    # -- Sentry's other replay routes ------------------------------------------
 
     def replay_selectors(self, req: Request) -> Response:
-        """The dead/rage click selector ranking (extra §2); `sortBy`/`orderBy` are ignored."""
+        """The dead/rage click selector ranking; `sortBy`/`orderBy` are ignored."""
         project_ids = self._selected(req)
         page = _page(req, default_limit=100)
         result = selectors.list_selectors(
@@ -386,9 +386,9 @@ class Api:
         return _paged(req, page, result)
 
     def replay_count(self, req: Request) -> Response:
-        """Existing replays per issue, transaction or replay id (extra §3); no `data` wrapper."""
+        """Existing replays per issue, transaction or replay id; no `data` wrapper."""
         project_ids = self._selected(req)
-        # Sentry answers {} before validating when nothing could match (extra §3.3, X6).
+        # Sentry answers {} before validating when nothing could match.
         org_ids = [p.id for p in self._org_projects(req)]
         if not project_ids or not replay_count.has_replays(self.engine, org_ids):
             return json_response({})
@@ -419,7 +419,7 @@ class Api:
         return json_response([{"id": str(p.id), "slug": p.slug, "name": p.slug} for p in projects])
 
     def replays_events_meta(self, req: Request) -> Response:
-        """Linked events by id (`query=id:[...]`), for a replay's timeline (extra §6.2)."""
+        """Linked events by id (`query=id:[...]`), for a replay's timeline."""
         found = _EVENT_IDS.match(req.arg("query") or "")
         if found is None:
             raise ApiError("Invalid query: replays-events-meta accepts only `id:[ID, ...]`.")
@@ -437,7 +437,7 @@ class Api:
         )
         return _paged(req, page, result)
 
-    # -- viewed-by and bulk deletion jobs (SPEC §5; logic in query/viewed_by.py, jobs.py) --
+    # -- viewed-by and bulk deletion jobs (logic in query/viewed_by.py, jobs.py) --
 
     def _viewer(self, req: Request) -> int | None:
         """The requesting user for `has_viewed` and `viewed_by_me`; None while the snapshot
@@ -459,7 +459,7 @@ class Api:
         return json_response({"data": {"viewed_by": users}})
 
     def record_view(self, req: Request) -> Response:
-        """204 once the token's user is recorded as a viewer (extra §4.3)."""
+        """204 once the token's user is recorded as a viewer."""
         if req.user_id is None:
             raise ApiError(viewed_by.NO_USER)
         project, replay_id = self._project(req), _replay_id(req)

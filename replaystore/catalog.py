@@ -5,7 +5,7 @@ read-modify-write under an exclusive lock, published by writing a temporary file
 it over the old one, so a reader sees the old or the new catalog, never half of one. Tokens
 are stored only as SHA-256 digests and compared in constant time.
 
-On object storage (`s3://bucket/prefix`, SPEC §2: the catalog lives in the store) the same
+On object storage (`s3://bucket/prefix`, the catalog lives in the store) the same
 document is one object: the exclusive lock is a small lock object taken by conditional put
 (free again after CATALOG_LOCK_SECONDS if its taker died), the publish a put `If-Match` the
 ETag read under it, and readers re-read it at most every CATALOG_POLL seconds.
@@ -51,7 +51,7 @@ class Project:
 
 @dataclass(frozen=True)
 class User:
-    """Whom a token acts as (SPEC §2 `token add --user-id/--email/--name`): views are per user."""
+    """Whom a token acts as (`token add --user-id/--email/--name`): views are per user."""
 
     id: int
     email: str = ""

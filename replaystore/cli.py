@@ -1,7 +1,7 @@
 """The `replaystore` command line: serve, ingest, compact, sql, project/token, demo.
 
 Every command that takes `--data` falls back to $REPLAYSTORE_DATA. Bad operator input is one
-`error: ...` line and exit status 2 (SPEC §6); read commands never create a store.
+`error: ...` line and exit status 2; read commands never create a store.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--replays", type=int, default=None, help="number of generated replays")
     demo.add_argument("--no-serve", action="store_true", help="build and summarise only")
 
-    from replaystore.transfer.cli import add_commands  # import / export (SPEC §7)
+    from replaystore.transfer.cli import add_commands  # import / export
 
     add_commands(commands, _data_arg)
     return parser
@@ -446,7 +446,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    """A bulk deletion job (SPEC §5) run here: needs the store's writer lock, as ingest does."""
+    """A bulk deletion job run here: needs the store's writer lock, as ingest does."""
     import replaystore
     from replaystore.query.jobs import parse_range
     from replaystore.storage.store import StoreNotFound
@@ -511,7 +511,7 @@ COMMANDS = {
 }
 
 
-# import / export (SPEC §7): their arguments and code are in replaystore/transfer/cli.py
+# import / export: their arguments and code are in replaystore/transfer/cli.py
 def _transfer(name: str, args: argparse.Namespace) -> int:
     from replaystore.transfer import cli
 

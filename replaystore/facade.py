@@ -412,7 +412,7 @@ class ReplayStore:
         """The project ids that have replays in this store's snapshot."""
         return [row["project_id"] for row in self.sql(_PROJECT_IDS)]
 
-    # -- Sentry's other replay routes (SPEC §5) ------------------------------------------
+    # -- Sentry's other replay routes ------------------------------------------
 
     def selectors(
         self,
@@ -498,7 +498,7 @@ class ReplayStore:
     ) -> dict[str, Any]:
         """Delete every replay of the project with a segment in `[start, end)` (and one of
         `environments`, when given) that matches `query` (the replay list's search), each
-        exactly as `delete_replay` does: a bulk deletion job (SPEC §5) run to completion here.
+        exactly as `delete_replay` does: a bulk deletion job run to completion here.
         Returns the job as the API shows it; `countDeleted` is how many were deleted."""
         from replaystore.query.jobs import job_object, parse_range
         from replaystore.storage.delete_jobs import delete_matching

@@ -11,8 +11,8 @@ from replaystore.errors import ApiError
 from replaystore.fields.shape import RESPONSE_FIELDS
 from replaystore.query.common import MAX_PAGE, Page, Window
 
-LIST_DAYS = 7  # SPEC §3: list and tag routes
-RETENTION_DAYS = 90  # SPEC §3: single-replay routes
+LIST_DAYS = 7  # default window of the list and tag routes
+RETENTION_DAYS = 90  # default window of the single-replay routes
 _PERIOD = re.compile(r"^(\d{1,12})([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -23,7 +23,7 @@ def _range_error(message: str) -> ApiError:
 
 
 def parse_stats_period(value: str) -> timedelta:
-    """`<digits>[s|m|h|d|w]`, a bare number meaning seconds (SPEC §3)."""
+    """`<digits>[s|m|h|d|w]`, a bare number meaning seconds."""
     match = _PERIOD.match(value)
     if not match:
         raise _range_error(f"Invalid statsPeriod: '{value}'")
@@ -50,7 +50,7 @@ def parse_window(
     default_days: int,
     now: datetime | None = None,
 ) -> Window:
-    """The `[start, end)` a request asks for; `statsPeriod` wins over `start`/`end` (c.1)."""
+    """The `[start, end)` a request asks for; `statsPeriod` wins over `start`/`end`."""
     now = now or datetime.now(UTC)
     if stats_period:
         period = parse_stats_period(stats_period)
@@ -99,7 +99,7 @@ def parse_page(
     cursor: str | None,
     default_limit: int,
 ) -> Page:
-    """Seed paging (`limit`/`offset`) and Sentry's (`per_page`/`cursor`, default 100) (SPEC §3)."""
+    """Seed paging (`limit`/`offset`) and Sentry's (`per_page`/`cursor`, default 100)."""
     sentry_style = per_page is not None or cursor is not None
     if per_page is not None:
         size = _size(per_page, "per_page")
@@ -119,7 +119,7 @@ def parse_page(
 
 
 def parse_fields(values: Sequence[str]) -> list[str] | None:
-    """Requested response attributes (b.3): None for all, 400 for any unknown name."""
+    """Requested response attributes: None for all, 400 for any unknown name."""
     if not values:
         return None
     for value in values:

@@ -274,7 +274,7 @@ class WsgiApp:
             raise ApiError(
                 "Invalid token" if token else "Authentication credentials were not provided.", 401
             )
-        # SPEC §2: another organization's routes answer 404, never revealing they exist.
+        # Another organization's routes answer 404, never revealing they exist.
         if org != req.params.get("org", org):
             raise NotFound()
         user = self.catalog.user_for_token(token) if token else None
@@ -348,7 +348,7 @@ def static(app: WsgiApp, req: Request) -> Response:
 
 ORG = "/api/0/organizations/{org}"
 PROJECT = "/api/0/projects/{org}/{project}/replays"
-# Every route once (SPEC §1): the seed's routes plus Sentry's org-wide and ingest routes.
+# Every route once: the seed's routes plus Sentry's org-wide and ingest routes.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/0/openapi.json", WsgiApp.openapi, auth=False),
     Route("GET", "/healthz", WsgiApp.healthz, auth=False),
@@ -368,7 +368,7 @@ ROUTES: tuple[Route, ...] = (
         _api(Api.recording_segment),
     ),
     Route("GET", f"{PROJECT}/{{replay_id}}/clicks/", _api(Api.clicks)),
-    # Viewed-by and bulk deletion jobs (SPEC §5).
+    # Viewed-by and bulk deletion jobs.
     Route("GET", f"{PROJECT}/{{replay_id}}/viewed-by/", _api(Api.viewed_by)),
     Route("POST", f"{PROJECT}/{{replay_id}}/viewed-by/", _api(Api.record_view)),
     Route("GET", f"{PROJECT}/jobs/delete/", _api(Api.delete_jobs)),
@@ -380,10 +380,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/0/organizations/", WsgiApp.organizations),
     Route("GET", f"{ORG}/projects/", _api(Api.org_projects)),
     Route("GET", f"{ORG}/replays-events-meta/", _api(Api.replays_events_meta)),
-    # Sentry's other replay routes (SPEC §5).
+    # Sentry's other replay routes.
     Route("GET", f"{ORG}/replay-selectors/", _api(Api.replay_selectors)),
     Route("GET", f"{ORG}/replay-count/", _api(Api.replay_count)),
-    # The web pages (SPEC §7): HTML shells without data, and their bundled scripts.
+    # The web pages: HTML shells without data, and their bundled scripts.
     Route("GET", "/", _page("page_list"), auth=False),
     Route("GET", "/replays/{project}/{replay_id}/", _page("page_player"), auth=False),
     Route("GET", "/selectors/", _page("page_selectors"), auth=False),
@@ -429,9 +429,9 @@ def make_app(
     journal: str | None = None,
     engine: EngineConfig | str | None = None,
 ) -> WsgiApp:
-    """The WSGI app serving the store in `data_dir` (SPEC §1 routes); a writing app with
+    """The WSGI app serving the store in `data_dir` (every route of ROUTES); a writing app with
     `maintenance` settings also runs the store's background maintenance. `issue_resolver`
-    (issue id -> event ids) answers replay-count's `issue.id:[...]` (SPEC §5). `journal`:
+    (issue id -> event ids) answers replay-count's `issue.id:[...]`. `journal`:
     where the writer journals (default: writer.journal_dir)."""
     store = Store.open(data_dir, read_only=read_only)
     writer: Writer | None = None
@@ -440,9 +440,9 @@ def make_app(
         if read_only:
             ingest = ReadOnlyIngest(store.layout.root)
         else:
-            # The writer maintains its own store in the background (SPEC §6).
+            # The writer maintains its own store in the background.
             tasks = [Maintenance(store, maintenance)] if maintenance is not None else []
-            runner = DeleteJobRunner(store)  # SPEC §5: deletion jobs run in the writer
+            runner = DeleteJobRunner(store)  # deletion jobs run in the writer
             ingest = writer = Writer(store, tasks=[*tasks, runner], journal=journal)
     catalog = Catalog(store.layout.root, config=store.config)
     engine_ = open_engine(store, engine)  # DuckDB unless `--engine` says otherwise
@@ -476,7 +476,7 @@ def serve(
     engine: EngineConfig | str | None = None,
 ) -> None:
     """Serve the HTTP API with waitress until SIGINT/SIGTERM, then drain the journal into the
-    tables and release the store. No auth only on loopback (SPEC §2). A writing server
+    tables and release the store. No auth only on loopback. A writing server
     maintains its store (default settings unless given)."""
     if not auth and not _is_loopback(host):
         raise ValueError("--no-auth is only allowed on a loopback address")

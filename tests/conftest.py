@@ -185,7 +185,7 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> FixtureStore:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server (`weed mini`, 127.0.0.1, free ports, a temp folder) for the session;
-    its `AWS_*` variables are set in this process meanwhile, as an operator would (SPEC §2)."""
+    its `AWS_*` variables are set in this process meanwhile, as an operator would."""
     with running_s3(tmp_path_factory.mktemp("s3")) as server:
         saved = {name: os.environ.get(name) for name in server.env}
         os.environ.update(server.env)

@@ -3,7 +3,7 @@
 Every component gets a free port (and its gRPC port, which SeaweedFS' own workers expect at
 port + 10000), the data lives in a temporary folder, telemetry and the extra UIs are off, and
 the bucket is created at start. `S3Server.env` is what a replaystore process needs (the
-standard `AWS_*` variables, SPEC §2).
+standard `AWS_*` variables).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""engines stage (see DESIGN.md): the query stage's sqlglot trees, run by one engine.
+"""engines stage (see docs/architecture.md): the query stage's sqlglot trees, run by one engine.
 
 * `duckdb` (default): embedded DuckDB over the snapshot's files (engines.duck);
 * `clickhouse`: chdb in process, or a ClickHouse server / cluster over HTTP

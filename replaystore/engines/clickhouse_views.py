@@ -32,7 +32,7 @@ SourceMode = Literal["files", "delta"]
 
 @dataclass(frozen=True)
 class S3Settings:
-    """Where ClickHouse finds the store's objects (SPEC §2: the standard AWS_* variables)."""
+    """Where ClickHouse finds the store's objects (the standard AWS_* variables)."""
 
     endpoint: str | None = None  # e.g. http://127.0.0.1:8333 (path-style addressing)
     region: str | None = None

@@ -2,7 +2,7 @@
 
 The query and search stages build trees from neutral nodes (`ArrayContains`, `ArrayOverlaps`,
 `ArrayContainsAll`, `ArrayDistinct`, `UnixMicros`, `Escape`, struct `Dot`s); sqlglot's own
-generators print a few of them wrongly for ClickHouse and Spark (performance notes §4.1:
+generators print a few of them wrongly for ClickHouse and Spark (e.g.
 `a && b` for an overlap, `a @> b` for contains-all). The overrides below are the only place
 where those differences live; `DIALECTS` maps the names users give to these classes.
 

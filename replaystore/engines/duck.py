@@ -26,7 +26,7 @@ from replaystore.storage.views import (
 from replaystore.watchdog import Watchdog
 
 # Late materialization only fires when LIMIT + OFFSET fit under this (default 50), and a
-# page of 100 is fetched as 101 rows (performance notes §2.4); it must be set in the
+# page of 100 is fetched as 101 rows; it must be set in the
 # connection config, as a plain SET does not reach cursors.
 LATE_MATERIALIZATION_MAX_ROWS = 1_000
 
@@ -34,10 +34,10 @@ Params = Sequence[Any] | dict[str, Any] | None
 QUERY_TIMEOUT = 10.0  # seconds a query may run before it is interrupted
 # Queries that run at once; the rest wait their turn. DuckDB runs each query on its calling
 # thread plus its worker threads, so 8 server threads on 2 cores thrash: HTTP browse at 8
-# clients fell from 30 to 18 queries/s (performance notes §2.7: queue beyond ~cores).
+# clients fell from 30 to 18 queries/s (queries beyond ~cores only queue).
 MAX_CONCURRENT_QUERIES = 2
 _WATCHDOG = Watchdog()
-# Sentry's text for a storage timeout or overload (backend reference c.1).
+# Sentry's text for a storage timeout or overload.
 QUERY_LIMITS = "Query limits exceeded. Try narrowing your request."
 
 

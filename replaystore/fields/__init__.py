@@ -1,4 +1,4 @@
-"""The field registry (see DESIGN.md, docs/architecture.md): every fact about a field, once.
+"""The field registry (see docs/architecture.md): every fact about a field, once.
 
 It sits under every stage and imports none of them. `schema` holds the stored columns,
 `registry` the search and sort fields, `clicks` the clicked-element attributes, `summary`

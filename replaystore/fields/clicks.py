@@ -1,5 +1,5 @@
 """The attributes of a clicked element, once: stored column, search name, response key, CSS
-selector names, and their part in the selector ranking (backend d.1, d.2; extra §2)."""
+selector names, and their part in the selector ranking."""
 
 from __future__ import annotations
 

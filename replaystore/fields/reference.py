@@ -1,6 +1,6 @@
 """Per-replay numbers over the raw rows, as correlated scalar subqueries: the reference.
 
-Each mirrors the summary formula of the same name (`fields.summary`, backend b.2): two
+Each mirrors the summary formula of the same name (`fields.summary`): two
 implementations on purpose, so the differential test compares independent answers.
 """
 
@@ -89,7 +89,7 @@ def count_traces() -> exp.Expression:
 
 
 def activity_of(errors: exp.Expression, urls: exp.Expression) -> exp.Expression:
-    """min(10, max(1, (25 * errors + 5 * urls) // 10)) (backend b.2)."""
+    """min(10, max(1, (25 * errors + 5 * urls) // 10))."""
     raw = exp.IntDiv(
         this=exp.paren(
             exp.Add(

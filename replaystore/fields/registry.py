@@ -1,8 +1,8 @@
-"""The field registry: every search and sort key, defined once (DESIGN.md "One field registry").
+"""The field registry: every search and sort key, defined once.
 
 A `Field` names its kind (how values are typed and which operators apply), its aliases, how
 to reach its values over the `replays` summary and over the raw rows, how to sort by it, and
-which tag keys read its summary column. Keys that are not here are tag keys (backend b.7).
+which tag keys read its summary column. Keys that are not here are tag keys.
 The maps at the end are derived from `FIELDS`, never typed again.
 """
 
@@ -48,7 +48,7 @@ OPERATORS: dict[Kind, frozenset[str]] = {
     "time": frozenset(),
 }
 
-# How a field's values spread over a replay's segments, for Sentry's strategy rule (c.1).
+# How a field's values spread over a replay's segments, for Sentry's strategy rule.
 Rows = Literal["static", "varying"]
 ClickMatch = Callable[[Accessor, Match], exp.Expression]
 
@@ -61,8 +61,8 @@ class Field:
     per-replay value of numeric kinds; `click` is the condition on one click row for
     click fields (used by the clicks endpoint); `sort` is the summary column to order by;
     `column` is the summary column holding a string field's values, which the tag-values
-    endpoint reads for the names in `tag_keys` (c.9). `rows` and `scalar_sort` are the
-    field's part in Sentry's choice of the list's query strategy (c.1, `query.data_source`):
+    endpoint reads for the names in `tag_keys`. `rows` and `scalar_sort` are the
+    field's part in Sentry's choice of the list's query strategy (`query.data_source`):
     a "static" field has one value on every segment, a "varying" one may differ per segment.
     """
 
@@ -179,7 +179,7 @@ FIELDS: tuple[Field, ...] = (
         summary=lambda: exp.ArraySize(this=exp.column("trace_ids", quoted=True)),
         raw=ref.count_traces,
     ),
-    _number("activity", ref.activity, "Activity score 1..10 (backend b.2).", sort=("activity",)),
+    _number("activity", ref.activity, "Activity score 1..10.", sort=("activity",)),
     Field(
         "duration",
         "duration",
@@ -295,7 +295,7 @@ FIELDS: tuple[Field, ...] = (
         rows="varying",
         scalar_sort=True,
     ),
-    # Not among the tag-values column keys (c.9): their values come from the tags.
+    # Not among the tag-values column keys: their values come from the tags.
     _string("user.geo.city", "user_geo_city", "City.", tag_keys=()),
     _string("user.geo.country_code", "user_geo_country_code", "Country code.", tag_keys=()),
     _string("user.geo.region", "user_geo_region", "Region.", tag_keys=()),
@@ -388,7 +388,7 @@ BY_NAME: dict[str, Field] = {
 SORTABLE: dict[str, Field] = {name: field for field in FIELDS for name in field.sort_names}
 
 
-# The list's X-Data-Source rule (c.1, `query.data_source`), by field name.
+# The list's X-Data-Source rule (`query.data_source`), by field name.
 STATIC_FIELDS = frozenset(f.name for f in FIELDS if f.rows == "static")
 VARYING_FIELDS = frozenset(f.name for f in FIELDS if f.rows == "varying")
 SCALAR_SORTS = frozenset(f.name for f in FIELDS if f.scalar_sort)
@@ -405,7 +405,7 @@ SCALAR_TAG_KEYS: dict[str, str] = {
 LIST_TAG_KEYS: dict[str, str] = {
     key: f.column for f in FIELDS if f.column and _is_list(f.column) for key in f.tag_keys
 }
-# Free text (backend b.5) is a substring of urls, user.*, releases or id.
+# Free text is a substring of urls, user.*, releases or id.
 FREE_TEXT_FIELDS = (
     "urls",
     "user.id",

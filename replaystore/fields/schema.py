@@ -18,7 +18,7 @@ TS = pa.timestamp("us", tz="UTC")
 STR_LIST = pa.list_(pa.string())
 
 # Who and what recorded a replay: the same columns on segment rows and on the summary.
-# `user_ip` is dotted IPv4 text ("" or null when none: IPv6 is never shown, b.2).
+# `user_ip` is dotted IPv4 text ("" or null when none: IPv6 is never shown).
 CONTEXT_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("user_id", pa.string()),
     ("user_name", pa.string()),
@@ -130,8 +130,8 @@ CLICK_STRUCT = pa.struct([*clicks.COLUMNS, *((flag, pa.bool_()) for flag in clic
 
 TAG_STRUCT = pa.struct([("key", pa.string()), ("value", pa.string())])
 
-# One row per replay: every aggregate of the API response precomputed (DESIGN.md "Tables").
-# Nullable string columns are null when no row had a non-empty value (backend b.2 "null if none").
+# One row per replay: every aggregate of the API response precomputed.
+# Nullable string columns are null when no row had a non-empty value.
 REPLAYS = pa.schema(
     [
         ("project_id", pa.int64()),
@@ -199,7 +199,7 @@ TAGS = pa.schema(
 # Signed click counts per (project, UTC day, environment, element): the precomputed form of the
 # replay-selectors ranking (storage/selector_counts.py). Ingest appends +1 rows for new clicks,
 # DELETE and retention -1 rows for purged ones; compaction sums them. `class` is the element's
-# class list without empty strings (the ranking's group key, extra §2.3); `flagged` says the
+# class list without empty strings (the ranking's group key); `flagged` says the
 # rows count dead or rage clicks (rows of plain clicks have dead = rage = 0). Compaction also
 # writes the all-time totals of the folded rows in partition `month = "all"` (`day` null;
 # `environment` null in the totals over every environment).
@@ -230,7 +230,7 @@ TABLES: dict[str, pa.Schema] = {
     "selectors": SELECTOR_COUNTS,
 }
 
-# Upsert keys (DESIGN.md): a row whose key is already stored is not written again.
+# Upsert keys: a row whose key is already stored is not written again.
 KEYS: dict[str, tuple[str, ...]] = {
     "segments": ("project_id", "replay_id", "segment_id"),
     "clicks": ("project_id", "replay_id", "event_hash"),

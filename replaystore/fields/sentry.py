@@ -1,4 +1,4 @@
-"""Sentry's fixed facts about replay fields, each stated once (backend reference b.2)."""
+"""Sentry's fixed facts about replay fields, each stated once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rows of the `replays` summary -> Sentry's replay objects (backend b.2-b.4)."""
+"""Rows of the `replays` summary -> Sentry's replay objects."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    """Stored strings use "" for "no value"; the API shows null (b.2 "null if none")."""
+    """Stored strings use "" for "no value"; the API shows null."""
     return value if value else None
 
 
@@ -67,7 +67,7 @@ def _user(row: Row) -> dict[str, Any]:
 
 def _clicks(row: Row) -> list[dict[str, Any]]:
     # One object per click row: Sentry's zip of independently filtered columns mixes clicks
-    # up (Q11); the per-row form keeps every value with its own element.
+    # up; the per-row form keeps every value with its own element.
     return [
         {key: (click.get(src) or None) for key, src in RESPONSE_KEYS}
         for click in row.get("clicks") or []
@@ -130,7 +130,7 @@ def _nulls(*names: str) -> dict[str, None]:
 
 
 def _archived(row: Row) -> dict[str, Any]:
-    """Backend reference b.4, with `tags` an object like a live replay's."""
+    """Sentry's archived-replay shape, with `tags` an object like a live replay's."""
     return {
         "activity": None,
         "browser": _nulls("name", "version"),
@@ -183,10 +183,10 @@ def unpacked(fetched: Row) -> dict[str, Any]:
 
 
 def replay_object(row: Row, fields: Sequence[str] | None = None) -> dict[str, Any]:
-    """The response object of one summary row, restricted to `fields` when given (b.3)."""
+    """The response object of one summary row, restricted to `fields` when given."""
     if row.get("is_archived"):
         full = _archived(row)
-        # b.4: `replay_type` is absent from the archived shape unless asked for.
+        # Sentry: `replay_type` is absent from the archived shape unless asked for.
         return {name: full.get(name) for name in fields} if fields else full
     names: Iterable[str] = fields or FIELDS
     return {name: FIELDS[name](row) for name in names}

@@ -1,4 +1,4 @@
-"""Where a field's values live per replay, in the two sources (DESIGN.md "two sources").
+"""Where a field's values live per replay, in the two sources.
 
 A `Values` answers "does some non-empty value of this replay satisfy a `Match`?" both over
 the `replays` summary (one row per replay, list columns) and over the raw `segments`,
@@ -8,7 +8,7 @@ the `replays` summary (one row per replay, list columns) and over the raw `segme
 Choice (documented in the package docstring): the summary's scalar columns hold *one*
 non-empty value per replay, the raw rows hold every segment's value. They agree whenever a
 replay's segments agree on the value or leave it empty, which is what the SDK sends (Sentry
-makes the same assumption, backend reference b.2).
+makes the same assumption).
 """
 
 from __future__ import annotations

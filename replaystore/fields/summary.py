@@ -1,4 +1,4 @@
-"""How each column of the `replays` summary is computed from a replay's raw rows (backend b.2).
+"""How each column of the `replays` summary is computed from a replay's raw rows.
 
 The formulas are grouped by the rows they aggregate: a replay's segment rows, its link rows,
 its click rows, then the columns derived from those after the join. `storage.summary` only
@@ -27,7 +27,7 @@ PICKED = (
     *(name for name, _ in schema.CONTEXT_COLUMNS),
 )
 
-# What an archived replay's summary holds (b.4): started_at stays so it remains listed.
+# What an archived replay's summary holds: started_at stays so it remains listed.
 ARCHIVED_KEEP = ("project_id", "replay_id", "started_at", "is_archived", "updated_at", "month")
 ARCHIVED_EMPTY_LISTS = (
     "error_ids",

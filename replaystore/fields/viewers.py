@@ -1,4 +1,4 @@
-"""`viewed_by_id` / `viewed_by_me` over the stored views (the `viewers` table, extra §4.5).
+"""`viewed_by_id` / `viewed_by_me` over the stored views (the `viewers` table).
 
 The summary form is an uncorrelated `replay_id IN (SELECT replay_id FROM viewers WHERE ...)`
 (DuckDB runs it as one semi-join over the small views table); the raw form correlates with the
@@ -20,7 +20,7 @@ _INT64 = range(-(2**63), 2**63)
 
 def viewed_by(ids: Sequence[int], source: str) -> exp.Expression:
     """Some stored view of the replay is by one of `ids`. Id 0 matches every replay: Sentry
-    stores viewer 0 on every row that is not a view (extra §4.5, `viewed_by_id:0`)."""
+    stores viewer 0 on every row that is not a view (`viewed_by_id:0`)."""
     if 0 in ids:
         return exp.true()
     wanted = sorted({i for i in ids if i in _INT64})  # larger ids are nobody's

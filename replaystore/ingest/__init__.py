@@ -1,4 +1,4 @@
-"""Ingest stage (DESIGN.md): envelopes and JSONL exports → a validated, deduplicated WriteBatch.
+"""Ingest stage (docs/architecture.md): envelopes and JSONL → a validated, deduplicated WriteBatch.
 
 Public entry points:
 

@@ -2,7 +2,7 @@
 
 The object is not turned back into an SDK event (no user agent parsing, no Relay caps): each
 value is stored where the summary reads it from, so the summary computed over these rows
-shows the object again (SPEC §7: `import` keeps what the source answers).
+shows the object again (`import` keeps what the source answers).
 
 * one `segments` row per entry of the line's `segments` (`received` = its `date_added`, the
   source's `dateAdded`; `timestamp` = the replay's `finished_at`); the row with the lowest
@@ -28,7 +28,7 @@ from replaystore.ingest.clicks import event_hash
 from replaystore.ingest.replay_event import segment_id as read_segment_id
 from replaystore.storage.properties import partition_month
 
-# Link level of each id list of the response (SPEC §3 "Error links").
+# Link level of each id list of the response.
 ID_LEVELS = (("error_ids", "error"), ("warning_ids", "warning"), ("info_ids", "info"))
 # Context columns -> (response object, key inside it).
 CONTEXT_SOURCES: dict[str, tuple[str, ...]] = {

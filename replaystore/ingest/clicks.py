@@ -1,4 +1,4 @@
-"""Click rows from rrweb breadcrumbs (wire format §5.1-5.2, backend reference a.7)."""
+"""Click rows from rrweb breadcrumbs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Envelope framing: a header line, then items of a header line and a payload.
 
 A payload is exactly `length` bytes when the item header has `length`, else it runs to the next
-newline (or the end). The newline after the last payload is optional (wire format §1.2).
+newline (or the end). The newline after the last payload is optional.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Error events (item type `event`) that name a replay → `links` rows (SPEC §3 "Error links")."""
+"""Error events (item type `event`) that name a replay → `links` rows."""
 
 from __future__ import annotations
 
@@ -80,6 +80,6 @@ def link_row(
         "level": level(event.get("level")),
         "timestamp": moment,
         "month": partition_month(moment),
-        # replay-count's `transaction:[...]` counts replays by it (SPEC §5).
+        # replay-count's `transaction:[...]` counts replays by it.
         "transaction": v.lenient_text(event.get("transaction"), "transaction", TRANSACTION_LIMIT),
     }

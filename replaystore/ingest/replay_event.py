@@ -1,4 +1,4 @@
-"""A `replay_event` payload → one `segments` row, normalised as Relay does (wire format §4)."""
+"""A `replay_event` payload → one `segments` row, normalised as Relay does."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The durable ingest service behind the envelope endpoint: validate, journal, batch, commit.
 
 `submit` validates one envelope, appends it to the journal (fsync, shared by concurrent
-submitters) and returns: from then on the envelope survives a crash (SPEC §2). A background
+submitters) and returns: from then on the envelope survives a crash. A background
 thread groups journaled envelopes into one store commit per `max_delay` seconds or `max_batch`
 envelopes, then checkpoints the journal. On start, journaled envelopes that were never
 checkpointed are committed again; store writes are idempotent upserts, so a crash between a

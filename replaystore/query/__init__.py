@@ -1,1 +1,1 @@
-"""query stage (see DESIGN.md)."""
+"""query stage (see docs/architecture.md)."""

@@ -19,7 +19,7 @@ from replaystore.search import compile_click_search
 
 
 def _click(row: dict[str, Any]) -> dict[str, Any]:
-    # The seed documents a Unix timestamp number (SPEC §3), Sentry sends an ISO string.
+    # The seed documents a Unix timestamp number, Sentry sends an ISO string.
     return {"node_id": row["node_id"], "timestamp": int(row["timestamp"].timestamp())}
 
 

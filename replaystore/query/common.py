@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from replaystore.storage.properties import partition_month
 
-# Replays last at most an hour: single-replay lookups widen the window by that much (b.1).
+# Replays last at most an hour: single-replay lookups widen the window by that much.
 REPLAY_SLACK = timedelta(hours=1)
 MAX_PAGE = 100
 

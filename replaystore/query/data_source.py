@@ -1,4 +1,4 @@
-"""The list's `X-Data-Source` header: which of Sentry's two strategies would answer (c.1).
+"""The list's `X-Data-Source` header: which of Sentry's two strategies would answer.
 
 replaystore always answers from the `replays` summary (the results of both strategies are the
 same by design), but a client written against Sentry may read the header, so it is computed

@@ -1,4 +1,4 @@
-"""The bulk deletion job routes' request handling (SPEC §5, extra §5.3-5.4): validation with
+"""The bulk deletion job routes' request handling: validation with
 DRF's texts, the job object, and the page-number paging of the job list."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _first(errors: Any, path: str = "") -> str:
 
 
 def job_object(job: Job) -> dict[str, Any]:
-    """The job as the routes answer it (extra §5.4)."""
+    """The job as the routes answer it."""
     return {
         "id": job.id,
         "dateCreated": iso(job.date_created),
@@ -161,7 +161,7 @@ def _query(data: Mapping[str, Any]) -> tuple[str | None, list[str] | None]:
         return None, [REQUIRED]
     value = data["query"]
     if value is None:
-        return "", None  # extra §5.2: null is stored as ""
+        return "", None  # Sentry stores a null query as ""
     text = _text(value)
     if text is None:
         return None, [NOT_STRING]

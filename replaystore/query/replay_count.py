@@ -1,4 +1,4 @@
-"""How many existing replays each issue, transaction or replay id has (`replay-count`, extra §3).
+"""How many existing replays each issue, transaction or replay id has (`replay-count`).
 
 Two steps, as Sentry: identifiers -> candidate replay ids (the ids themselves; the replays
 linked to events of a transaction; the replays linked to the events an issue resolver names),
@@ -34,7 +34,7 @@ IssueResolver = Callable[[str], Iterable[str]]
 
 
 class ReplayCountError(SearchError):
-    """A `query` replay-count cannot answer (extra §3.4; always a 400)."""
+    """A `query` replay-count cannot answer (always a 400)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def selection(query: str) -> Selection:
 
 def normal_replay_id(value: str) -> str:
     """32 lower-case hex digits from any spelling Python's UUID parser takes (dashes, braces,
-    `urn:uuid:`); no version bits are forced (SPEC §5, unlike Sentry's X7)."""
+    `urn:uuid:`); no version bits are forced."""
     text = _URN.sub("", value.strip()).strip("{}").replace("-", "")
     if not _HEX32.match(text):
         raise ReplayCountError("badly formed hexadecimal UUID string")
@@ -129,7 +129,7 @@ def _existing(
     engine: Executor, replay_ids: set[str], project_ids: Sequence[int], window: Window
 ) -> set[tuple[int, str]]:
     """The candidates whose segment 0 lies in `[start, end)` (not widened) and that are not
-    archived (extra §3.1 step 2)."""
+    archived."""
     if not replay_ids:
         return set()
     ids = _strings(replay_ids)
@@ -224,7 +224,7 @@ def replay_counts(
 
 
 def has_replays(engine: Executor, project_ids: Sequence[int]) -> bool:
-    """Whether any of these projects ever stored a replay (Sentry's per-project flag, X6)."""
+    """Whether any of these projects ever stored a replay (Sentry's per-project flag)."""
     if not project_ids:
         return False
     select = (

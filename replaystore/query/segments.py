@@ -21,7 +21,7 @@ from replaystore.query.common import (
 )
 
 log = logging.getLogger(__name__)
-# zlib.decompressobj(wbits=32 + 15) accepts both zlib and gzip headers (c.6 "auto-detect").
+# zlib.decompressobj(wbits=32 + 15) accepts both zlib and gzip headers.
 _AUTO_WBITS = 47
 
 
@@ -109,7 +109,7 @@ def segment_chunks(
     blobs: BlobReader, project_id: int, replay_id: str, segment_id: int
 ) -> Iterator[bytes]:
     """One segment's rrweb JSON in chunks; `[]` for a missing blob or one unreadable from the
-    start (c.6). A body found corrupt after its first chunk ends where it broke: the status
+    start. A body found corrupt after its first chunk ends where it broke: the status
     line is sent by then."""
     body = blobs.read_blob(project_id, replay_id, segment_id)
     if body is None:
@@ -127,7 +127,7 @@ def segment_chunks(
 
 
 def segment_json(blobs: BlobReader, project_id: int, replay_id: str, segment_id: int) -> bytes:
-    """The decompressed body of one segment; `[]` for a missing or unreadable blob (c.6)."""
+    """The decompressed body of one segment; `[]` for a missing or unreadable blob."""
     body = blobs.read_blob(project_id, replay_id, segment_id)
     if body is None:
         return b"[]"

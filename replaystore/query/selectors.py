@@ -1,4 +1,4 @@
-"""The dead/rage click selector ranking (`replay-selectors`, extra §2, SPEC §5).
+"""The dead/rage click selector ranking (`replay-selectors`).
 
 Clicks are grouped by project and element (tag, id, class list without empty strings, role,
 alt, testid, aria label, title, component name); each group counts its dead and rage clicks.
@@ -132,7 +132,7 @@ def _compile(node: Node) -> Having:
 
 def compile_selector_search(text: str) -> Having | None:
     """The `query` of replay-selectors: only `count_dead_clicks` and `count_rage_clicks`, with
-    `=`, `!=`, `>`, `>=`, `<`, `<=` and lists (SPEC §5); None for an empty query."""
+    `=`, `!=`, `>`, `>=`, `<`, `<=` and lists; None for an empty query."""
     tree = parse(text) if text.strip() else None
     return _compile(tree) if tree is not None else None
 
@@ -340,7 +340,9 @@ def ranking_query(
     exists = exp.GT(this=exp.column("clicks"), expression=exp.Literal.number(0))
     order = [
         exp.Ordered(this=exp.column(column), desc=descending),
-        exp.Ordered(this=exp.column(other), desc=True),  # X5: a deterministic tie-breaker
+        exp.Ordered(
+            this=exp.column(other), desc=True
+        ),  # a deterministic tie-breaker (Sentry has none)
         exp.Ordered(this=exp.column("element_key")),
         exp.Ordered(this=exp.column("project_id")),
     ]
@@ -354,7 +356,7 @@ def ranking_query(
 
 
 def dom_element(element: dict[str, Any]) -> str:
-    """Sentry's selector text: tag, #id, .classes, then display-named attributes, raw (§2.5)."""
+    """Sentry's selector text: tag, #id, .classes, then display-named attributes, raw."""
     out = element["tag"]
     if element["id"]:
         out += f"#{element['id']}"
@@ -408,7 +410,7 @@ def list_selectors(
     environments: Sequence[str] = (),
 ) -> Paged:
     """One page of `{count_dead_clicks, count_rage_clicks, dom_element, element, project_id}`."""
-    if not project_ids:  # before any validation, as Sentry (extra §2.3 step 1)
+    if not project_ids:  # before any validation, as Sentry
         return Paged([], False)
     select = ranking_query(
         project_ids=project_ids,

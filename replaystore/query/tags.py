@@ -1,4 +1,4 @@
-"""Tag keys and tag values of the replays dataset, over the `replays` summary (c.9, c.10)."""
+"""Tag keys and tag values of the replays dataset, over the `replays` summary."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from replaystore.query.common import (
 from replaystore.query.common import project_condition as _projects
 
 _TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
-# Keys that Sentry answers with an empty list (c.9).
+# Keys that Sentry answers with an empty list.
 EMPTY_KEYS = frozenset(
     {"replay_id", "event_id", "timestamp", "time", "profile_id", "trace", "trace.span"}
     | {"trace.parent_span"}
@@ -100,7 +100,7 @@ def _values_source(key: str, base: exp.Expression) -> exp.Select:
     keep = ["started_at", "finished_at"]
     if key in SCALAR_TAG_KEYS:
         column = exp.column(SCALAR_TAG_KEYS[key])
-        # Summary columns hold null for "no value"; "" is skipped too (unlike Sentry's Q10).
+        # Summary columns hold null for "no value"; "" is skipped too (Sentry returns it).
         present = [column.is_(exp.null()).not_(), column.neq(exp.convert(""))]
         where = exp.and_(base, _not_archived(), *present)
         return exp.select(*keep, column.as_("value")).from_("replays").where(where)

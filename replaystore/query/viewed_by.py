@@ -1,4 +1,4 @@
-"""Viewed-by (SPEC §5, extra §4): who viewed a replay, and `has_viewed` per requesting user.
+"""Viewed-by: who viewed a replay, and `has_viewed` per requesting user.
 
 Views live in the `viewers` table (storage/viewers.py); the replay itself is looked up in the
 `replays` summary as the details route does (widened window, segment 0 stored).
@@ -15,7 +15,7 @@ from replaystore.catalog import User
 from replaystore.fields.viewers import TABLE
 from replaystore.query.common import Executor, Window, conjunction, project_condition
 
-# Sentry answers an empty 400 to a request not tied to a user (extra §4.3); we say why.
+# Sentry answers an empty 400 to a request not tied to a user; we say why.
 NO_USER = (
     "Recording a view needs a token that acts as a user (replaystore token add --user-id ...); "
     "this request has none."
@@ -79,7 +79,7 @@ def viewed_keys(
 
 
 def mark_viewed(engine: Executor, viewer_id: int | None, rows: list[dict[str, Any]]) -> None:
-    """Set `has_viewed` on summary rows (extra §4.4: true iff this user viewed the replay)."""
+    """Set `has_viewed` on summary rows (true iff this user viewed the replay)."""
     keys = [(int(r["project_id"]), str(r["replay_id"])) for r in rows]
     seen = viewed_keys(engine, viewer_id, keys) if viewer_id is not None else set()
     for row, key in zip(rows, keys, strict=True):
@@ -87,7 +87,7 @@ def mark_viewed(engine: Executor, viewer_id: int | None, rows: list[dict[str, An
 
 
 def user_object(user: User) -> dict[str, Any]:
-    """Sentry's user object with exactly its 18 keys (extra §4.2); defaults where the catalog
+    """Sentry's user object with exactly its 18 keys; defaults where the catalog
     has no value (no avatars, passwords or 2FA here)."""
     joined = user.date_joined or EPOCH
     display = user.name or user.email or f"user-{user.id}"

@@ -1,4 +1,4 @@
-"""search stage (see DESIGN.md): query text -> tree -> sqlglot condition, from one registry.
+"""search stage (docs/architecture.md): query text -> tree -> sqlglot condition, from one registry.
 
 Public API: `parse`, `compile_replay_search`, `raw_replays_query`, `compile_click_search`,
 `sort_order`. Every error is a `replaystore.errors.SearchError`.

@@ -1,6 +1,6 @@
 """Node tree -> sqlglot condition, over the `replays` summary, the raw rows, or one click row.
 
-Semantics (backend b.5, c.2; SPEC §3):
+Semantics:
 
 * a positive term (`=`, `IN`, wildcard) holds when some non-empty value of the replay
   satisfies it; its negation (`!`, `!=`, `NOT IN`) when none does;
@@ -49,7 +49,7 @@ NEGATED = {
 COMPARISONS = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ, "!=": exp.NEQ}
 NEGATIVE = frozenset({"!=", "NOT IN"})
 # Kinds whose comparison operators are part of the value (non-numeric keys in Sentry): the
-# viewer keys then fail to parse the value (extra §4.5: `viewed_by_me:<true`).
+# viewer keys then fail to parse the value (e.g. `viewed_by_me:<true`).
 FOLDED = frozenset({"string", "viewed_by_id", "viewed_by_me"})
 
 
@@ -66,7 +66,7 @@ def tag_field(name: str) -> Field:
 
 
 def resolve(key: Key) -> Field:
-    """The registry field of a key; unknown keys and `tags[...]` are tag keys (b.7)."""
+    """The registry field of a key; unknown keys and `tags[...]` are tag keys."""
     if key.kind != "tag":
         field = lookup(key.name)
         if field is not None:
@@ -272,8 +272,8 @@ def selector_filter(op: str, text: str, field: Field, target: Target) -> exp.Exp
 def viewed_condition(
     op: str, items: list[Text], field: Field, key: str, target: Target
 ) -> exp.Expression:
-    """Over the stored views (extra §4.5): `viewed_by_me:true` is `viewed_by_id:<me>`, false
-    its negation (rewritten at any depth, not only at the top level as Sentry's X8)."""
+    """Over the stored views: `viewed_by_me:true` is `viewed_by_id:<me>`, false
+    its negation (rewritten at any depth, not only at the top level as Sentry does)."""
     if target.source is None:
         raise SearchError(f"Unsupported search field: {key}")
     if field.kind == "viewed_by_me":

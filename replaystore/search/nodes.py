@@ -85,7 +85,7 @@ class Has:
 
 @dataclass(frozen=True)
 class FreeText:
-    """A bare word or a quoted phrase: a substring search (SPEC §3 "Free text")."""
+    """A bare word or a quoted phrase: a substring search."""
 
     text: str
     quoted: bool = False

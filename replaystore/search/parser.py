@@ -52,12 +52,12 @@ class _Op:
 
 
 def column(text: str, pos: int) -> int:
-    """1-based column of `pos` within its line (reference §1.1)."""
+    """1-based column of `pos` within its line."""
     return pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
 def parse_error(text: str, pos: int) -> SearchError:
-    """Sentry's unconsumed-input message, its context reproduced literally (reference §1.1)."""
+    """Sentry's unconsumed-input message, its context reproduced literally."""
     n = column(text, pos)
     context = text[max(0, n - 5) : n] + text[n : n + 5]
     return SearchError(

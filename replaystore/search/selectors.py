@@ -1,4 +1,4 @@
-"""CSS selectors (`click.selector` etc.) -> a condition on one click (backend reference d.2).
+"""CSS selectors (`click.selector` etc.) -> a condition on one click.
 
 Parsed with cssselect. A comma list is ORed; each alternative is one compound selector of a
 tag name, `#id`, `.class`es and the allowed `[attribute=value]`s, all matched exactly. A

@@ -1,4 +1,4 @@
-"""The `sort` parameter -> ORDER BY terms over the `replays` summary (backend b.10, SPEC §3)."""
+"""The `sort` parameter -> ORDER BY terms over the `replays` summary."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Typing of value text per field kind: numbers, durations, UUIDs, IPv4, booleans, wildcards.
 
-Error texts are Sentry's (search-grammar reference §2, §6; backend reference b.9).
+Error texts are Sentry's.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""storage stage (see DESIGN.md)."""
+"""storage stage (see docs/architecture.md)."""

@@ -125,6 +125,6 @@ def _marker(
 
 
 def _archived_summary(store: StoreCore, key: list[tuple[int, str]], when: datetime) -> pa.Table:
-    """The summary recomputed with the new archive marker: the archived shape (b.4)."""
+    """The summary recomputed with the new archive marker: the archived shape."""
     con = store.scan_connection(_all_files(store))
     return compute_summaries(con, key, when)

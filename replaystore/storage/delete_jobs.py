@@ -1,4 +1,4 @@
-"""Bulk deletion jobs (SPEC §5, extra §5): a durable job table and the runner that works them.
+"""Bulk deletion jobs: a durable job table and the runner that works them.
 
 The table `delete_jobs` is its own append-only Delta table (not in the manifest: a job row
 is one atomic commit, and readers always want the newest state): every state change of a
@@ -166,7 +166,9 @@ def create_job(
 ) -> Job:
     """Validate the query, store a new `pending` job and return it (the writer lock is taken,
     so a read-only store refuses: ReadOnly)."""
-    compile_replay_search(query, viewer=user_id)  # SPEC §5: a bad search is a 400 now
+    compile_replay_search(
+        query, viewer=user_id
+    )  # a bad search is a 400 now, not a failed job later
     with store.lock.hold():
         next_id = max((j.id for j in all_jobs(store)), default=0) + 1
         now = store.now()

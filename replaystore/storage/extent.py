@@ -29,7 +29,7 @@ from replaystore.storage.properties import in_utc, partition_month
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# A replay lasts at most an hour (backend b.1); an hour more for buffered and re-sent segments.
+# A replay lasts at most an hour; an hour more for buffered and re-sent segments.
 SEGMENT_WINDOW = timedelta(hours=2)
 
 Key = tuple[int, str]

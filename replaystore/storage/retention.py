@@ -1,11 +1,11 @@
 """Retention: replays that started before a cutoff are removed physically, everywhere.
 
-A replay expires when it started before the cutoff (SPEC §6, `--retention-days`, default 90
+A replay expires when it started before the cutoff (`--retention-days`, default 90
 as Sentry). Its rows go from every table (segments, clicks, links, the archive marker, the
 summary base and tier, the tag index) and its recording blobs from the blob store; vacuum
 then deletes the rewritten files once no reader can still need them. A month all of whose
-rows are older than the cutoff is dropped as a whole partition (a log-only commit, notes
-§3.1); other months are rewritten by a key merge that keeps ids out of the Delta log (§3.3).
+rows are older than the cutoff is dropped as a whole partition (a log-only commit); other
+months are rewritten by a key merge that keeps ids out of the Delta log.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The `selectors` table: signed click counts per (project, UTC day, environment, element).
 
-The replay-selectors ranking (extra §2) groups every click of a window by its element. Reading
+The replay-selectors ranking groups every click of a window by its element. Reading
 every click row of 90 days per request is what Sentry does; here the store keeps the counts
 precomputed instead, one row per group of clicks, maintained with the raw rows:
 
@@ -102,7 +102,7 @@ def is_flagged() -> exp.Expression:
 
 
 def clicked() -> exp.Expression:
-    """Click rows of the ranking: taps (mobile, tag "") never appear (extra §2.9)."""
+    """Click rows of the ranking: taps (mobile, tag "") never appear."""
     return exp.NEQ(this=exp.column("tag"), expression=exp.Literal.string(""))
 
 

@@ -1,7 +1,7 @@
-"""Recording that a user viewed a replay: the `viewers` table (SPEC §5 viewed-by).
+"""Recording that a user viewed a replay: the `viewers` table.
 
 A view is stored once per (project, replay, viewer): recording it again is a no-op (Sentry
-writes a row per POST and deduplicates when reading; extra §4.3 allows the upsert). Its row
+writes a row per POST and deduplicates when reading; the answers are the same either way). Its row
 sits in the replay's month with the replay's `started_at` as `timestamp`, so retention
 expires it with the replay, and `delete_replay` purges it (storage/delete.py `PURGED`).
 """

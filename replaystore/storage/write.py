@@ -23,7 +23,7 @@ from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
 from replaystore.storage.views import DIALECT, KEY
 
-# Replays last at most one hour (backend b.1): a replay's rows lie in the months of its
+# Replays last at most one hour: a replay's rows lie in the months of its
 # touched rows widened by this much, which bounds the partitions a write has to read.
 REPLAY_SPAN = timedelta(hours=1)
 
@@ -144,7 +144,7 @@ def _stored(view: str, keys: set[Key], columns: tuple[str, ...]) -> exp.Select:
 
 
 def _not_archived(query: exp.Select, keys: set[Key]) -> exp.Select:
-    # Rows of a deleted replay are never stored again (SPEC §3 Deletion: really purged).
+    # Rows of a deleted replay are never stored again (a deletion really purges, docs/decisions.md).
     archived = _stored("archives", keys, KEY)
     return query.join(
         exp.Subquery(this=archived, alias=exp.TableAlias(this=exp.to_identifier("a"))),

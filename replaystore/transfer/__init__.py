@@ -1,4 +1,4 @@
-"""Data in and out of a store (SPEC §7): `import_from` a Replays API server, `export_jsonl`,
+"""Data in and out of a store: `import_from` a Replays API server, `export_jsonl`,
 `export_parquet`."""
 
 from replaystore.transfer.client import TransferError

@@ -1,4 +1,4 @@
-"""The `import` and `export` subcommands (SPEC §7); `replaystore.cli` wires them in."""
+"""The `import` and `export` subcommands; `replaystore.cli` wires them in."""
 
 from __future__ import annotations
 

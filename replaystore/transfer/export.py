@@ -1,4 +1,4 @@
-"""`replaystore export`: a store's replays as JSONL (docs/jsonl-format.md) or Parquet (SPEC §7).
+"""`replaystore export`: a store's replays as JSONL (docs/jsonl-format.md) or Parquet.
 
 JSONL: for each replay, one `replay` line (the replay as the API shows it, its segments'
 `dateAdded` and its click rows) and one `replay_recording` line per stored recording body,

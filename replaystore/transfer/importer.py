@@ -1,4 +1,4 @@
-"""`replaystore import`: copy replays from any Replays API server into a store (SPEC §7).
+"""`replaystore import`: copy replays from any Replays API server into a store.
 
 For each page of `/organizations/{org}/replays/` (cursor-paged, oldest first, over a window
 pinned when the run starts), each replay the store does not already show the same way is
@@ -30,7 +30,7 @@ from replaystore.transfer import state as states
 from replaystore.transfer.client import Client, TransferError, data_of
 from replaystore.transfer.segments import fetch_segments
 
-PAGE = 100  # the largest page every route allows (SPEC §3 "Limits of paging")
+PAGE = 100  # the largest page every route allows
 DEFAULT_CONCURRENCY = 4
 DEFAULT_SINCE = "90d"
 REPLAYS_PER_WRITE = 25  # replays written in one atomic batch

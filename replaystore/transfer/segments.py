@@ -2,7 +2,7 @@
 
 replaystore (and the API document) answer `recording-segments/` with metadata and
 `recording-segments/?download` with the bodies of the same page. Sentry answers both with
-the bodies (backend reference c.6, Q8); then each segment's metadata comes from
+the bodies; then each segment's metadata comes from
 `recording-segments/{id}/`, probing ids upwards from the last one seen (ids are ascending;
 a missing id answers 404).
 """

@@ -1,4 +1,4 @@
-"""The import's state file: where a run stands, so an interrupted run resumes (SPEC §7).
+"""The import's state file: where a run stands, so an interrupted run resumes.
 
 A run pins its time window when it starts and records, after each page of the source's list
 is stored, the cursor of the next page. A run that finds an unfinished state for the same

@@ -1,4 +1,4 @@
-"""`X-Data-Source` on the list (c.1) and segment ids beyond the stored integer range (issue 14)."""
+"""`X-Data-Source` on the list and segment ids beyond the stored integer range (issue 14)."""
 
 from __future__ import annotations
 

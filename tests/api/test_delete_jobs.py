@@ -1,4 +1,4 @@
-"""Bulk deletion jobs (SPEC §5, extra §5): validation with DRF's texts, the job object, the
+"""Bulk deletion jobs: validation with DRF's texts, the job object, the
 list's page-number paging, background execution deleting exactly as DELETE, the CLI and the
 Python store."""
 
@@ -73,7 +73,7 @@ def _archived(client: Client) -> dict[str, bool]:
     return {r["id"]: r["is_archived"] for r in answer.json()["data"]}
 
 
-# ---- validation (extra §5.3)
+# ---- validation
 
 DATETIME = [BAD_DATETIME]
 CASES = [
@@ -129,7 +129,7 @@ def test_the_detail_names_the_first_problem(served: tuple[Client, FixtureStore])
 def test_a_bad_search_is_refused_at_creation(
     served: tuple[Client, FixtureStore], query: str, detail: str | None
 ) -> None:
-    """SPEC §5 (deviation from Sentry's X9: it accepts and the job fails later)."""
+    """A deviation from Sentry, which accepts it and fails the job later."""
     client, _ = served
     answer = client.request("POST", JOBS, json=_body(query=query))
     assert answer.status_code == 400 and set(answer.json()) == {"detail"}
@@ -357,7 +357,7 @@ def test_python_store_delete_replays(tmp_path: Path) -> None:
 
 
 def test_a_jobs_search_sees_errors_and_views(served: tuple[Client, FixtureStore]) -> None:
-    """The full replay search (deviation from Sentry's X10, where a job sees segment rows only
+    """The full replay search (a deviation from Sentry, where a job sees segment rows only
     and `count_errors:>0` matches nothing); `viewed_by_me` is the job creator's views."""
     client, store = served
     dana = Client(client.base, Catalog(store.path).add_token(ORG, user_id=7))
@@ -386,7 +386,7 @@ def test_the_job_table_is_compacted_as_jobs_accumulate(tmp_path: Path) -> None:
 def test_a_replay_is_matched_by_any_segment_in_the_range(
     served: tuple[Client, FixtureStore],
 ) -> None:
-    """Extra §5.6: no segment-0 requirement. Replay 1's segments are at +10, +20, +30 s: a range
+    """No segment-0 requirement. Replay 1's segments are at +10, +20, +30 s: a range
     holding only the last one deletes the whole replay (every blob, as DELETE; Sentry would
     leave the earlier segments' blobs), a range before its first segment deletes nothing."""
     client, store = served

@@ -61,7 +61,7 @@ def test_no_server_errors_and_conforming_responses(
     if operation.label.startswith(WRITING):
         client = request.getfixturevalue("scratch")
     headers = {"Authorization": f"Bearer {client.token}"}
-    # A job's 400 also carries DRF's field errors under `data` (extra §5.3).
+    # A job's 400 also carries DRF's field errors under `data`.
     error_keys = (
         [{"detail"}, {"detail", "data"}] if "jobs/delete" in operation.label else [{"detail"}]
     )

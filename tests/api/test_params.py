@@ -1,4 +1,4 @@
-"""Parameter parsers: every accepted form and every error text (backend c.1, SPEC §3)."""
+"""Parameter parsers: every accepted form and every error text."""
 
 from __future__ import annotations
 

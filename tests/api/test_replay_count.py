@@ -1,4 +1,4 @@
-"""`GET /organizations/{org}/replay-count/` over a live server (extra §3, SPEC §5)."""
+"""`GET /organizations/{org}/replay-count/` over a live server."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_segment_zero_must_be_in_the_window(counting: Client) -> None:
 
 
 def test_no_forced_version_bits(counting: Client) -> None:
-    """SPEC §5: ids are looked up as given (Sentry would look up 0...04...0 for 0*32)."""
+    """Ids are looked up as given (Sentry would look up 0...04...0 for 0*32)."""
     assert _count(counting, query=f"replay_id:[{'0' * 32}, {'a' * 32}]") == {}
 
 
@@ -193,7 +193,7 @@ def test_more_than_25_replay_ids_are_fine(counting: Client) -> None:
 
 
 def test_an_organization_without_replays_answers_before_validating(tmp_path: Path) -> None:
-    """X6: {} even for an invalid query; a replay-count without a resolver is a 400."""
+    """As Sentry: {} even for an invalid query; a replay-count without a resolver is a 400."""
     root = tmp_path / "store"
     store = Store.open(str(root))
     catalog = Catalog(root)

@@ -1,4 +1,4 @@
-"""`GET /organizations/{org}/replay-selectors/` over a live server (extra §2, SPEC §5)."""
+"""`GET /organizations/{org}/replay-selectors/` over a live server."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def test_the_pages_query(sel: Client) -> None:
     ("params", "expected"),
     [
         ({"environment": "staging"}, {(NAV_DOM, 1): (1, 1)}),
-        ({"environment": "nowhere"}, {}),  # SPEC §3: an unknown environment matches nothing
+        ({"environment": "nowhere"}, {}),  # an unknown environment matches nothing
         ({"project": "2"}, {(SAVE_DOM, 2): (1, 0)}),
         ({"projectSlug": "shop"}, {(SAVE_DOM, 2): (1, 0)}),
         ({"query": "count_dead_clicks:>1"}, {(SAVE_DOM, 1): (3, 1), (NAV_DOM, 1): (2, 1)}),

@@ -1,4 +1,4 @@
-"""Browse and fetch replays: parameters, filters, sorts, paging, shapes (seed, SPEC §3, c.1-c.4)."""
+"""Browse and fetch replays: parameters, filters, sorts, paging, shapes (seed and Sentry)."""
 
 from __future__ import annotations
 

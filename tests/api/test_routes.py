@@ -1,4 +1,4 @@
-"""Routing, auth and the error shape over a live server (SPEC §2, §3 "Bad input anywhere")."""
+"""Routing, auth and the error shape over a live server (bad input anywhere is a 4xx)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Viewed-by (SPEC §5, extra §4): tokens act as users, POST records a view, GET lists viewers
+"""Viewed-by: tokens act as users, POST records a view, GET lists viewers
 with Sentry's 18 user keys, `has_viewed` per user, viewer searches, purge on DELETE."""
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def test_has_viewed_is_per_requesting_user(viewed: tuple[str, str, str]) -> None
     base, dana, eve = viewed
     assert _has_viewed(_as(base, dana)) == {R1: True, R2: True, R3: False}
     assert _has_viewed(_as(base, eve)) == {R1: False, R2: True, R3: False}
-    # computed when it is the only field asked for too (extra §4.4, not Sentry's 2024 Q2)
+    # computed when it is the only field asked for too (unlike Sentry in 2024)
     only = _has_viewed(_as(base, eve), ("field", "id"), ("field", "has_viewed"))
     assert only == {R1: False, R2: True, R3: False}
     details = _as(base, eve).get(f"{WEB}/{R2}/").json()["data"]

@@ -1,5 +1,5 @@
 """A real Sentry browser SDK (npm @sentry/browser) in headless Debian chromium records a replay
-into a real `replaystore serve`; the Replays API then answers for it (wire format §7).
+into a real `replaystore serve`; the Replays API then answers for it.
 
 Needs `tests/e2e/setup.sh` (run by `make test`): a missing chromium or bundle fails, never skips.
 """
@@ -136,7 +136,7 @@ def test_replay_details(recorded: Recorded) -> None:
     assert details["project_id"] == str(PROJECT_ID)
     assert details["count_errors"] == 1
     assert details["error_ids"] == [recorded.error_id]
-    # A rage click is also a dead click (wire format §5.2): one dead button + one rage button.
+    # A rage click is also a dead click: one dead button + one rage button.
     assert details["count_dead_clicks"] == 2
     assert details["count_rage_clicks"] == 1
     assert details["user"]["id"] == USER_ID

@@ -1,4 +1,4 @@
-"""SPEC §2: an envelope answered 200 survives a crash. The server is SIGKILLed right after the
+"""An envelope answered 200 survives a crash. The server is SIGKILLed right after the
 last 200 and restarted; every acknowledged segment is then served exactly once."""
 
 from __future__ import annotations

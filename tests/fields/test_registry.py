@@ -85,7 +85,7 @@ def test_every_summary_column_has_one_formula() -> None:
 
 def test_every_response_field_has_an_archived_value() -> None:
     row = {"project_id": 1, "replay_id": "a" * 32, "is_archived": True}
-    # b.4: `replay_type` is left out of the archived shape unless asked for.
+    # Sentry: `replay_type` is left out of the archived shape unless asked for.
     assert set(shape.replay_object(row)) == shape.RESPONSE_FIELDS - {"replay_type"}
 
 
@@ -135,7 +135,7 @@ COMPUTED = {
 } - {"clicks", "tags", "duration", "is_archived", "started_at", "finished_at", "month"}
 # (module, literal) pairs that are not a field's column, each with its reason.
 ALLOWED = {
-    # The selector ranking's own response/search names: per-element counts (extra §2).
+    # The selector ranking's own response/search names: per-element counts.
     ("query/selectors.py", "count_dead_clicks"),
     ("query/selectors.py", "count_rage_clicks"),
     # The Sentry API import reads Sentry's replay objects by their attribute names.

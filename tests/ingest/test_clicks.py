@@ -1,4 +1,4 @@
-"""Click rows from rrweb breadcrumbs: dead/rage rules, field caps, dedup (wire format §5)."""
+"""Click rows from rrweb breadcrumbs: dead/rage rules, field caps, dedup."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replay event normalisation as Relay does it (wire format §4.2-4.3)."""
+"""Replay event normalisation as Relay does it."""
 
 from __future__ import annotations
 

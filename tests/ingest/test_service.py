@@ -32,7 +32,7 @@ PROJECT_ID = 42
 
 
 def replay_envelope(replay_id: str, segment_id: int, *, ts: float | None = None) -> bytes:
-    """A minimal SDK-shaped replay envelope with a plain-JSON recording (wire format §1.3)."""
+    """A minimal SDK-shaped replay envelope with a plain-JSON recording."""
     ts = time.time() if ts is None else ts
     event = {
         "type": "replay_event",

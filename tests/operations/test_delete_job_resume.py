@@ -1,4 +1,4 @@
-"""A deletion job survives its server (SPEC §5): killed (SIGKILL) or stopped (SIGTERM) in the
+"""A deletion job survives its server: killed (SIGKILL) or stopped (SIGTERM) in the
 middle of a job, the next `replaystore serve` resumes it from its checkpoint and the count
 comes out exact."""
 

@@ -1,4 +1,4 @@
-"""The list's `X-Data-Source` value: Sentry's choice between its two strategies (c.1)."""
+"""The list's `X-Data-Source` value: Sentry's choice between its two strategies."""
 
 from __future__ import annotations
 

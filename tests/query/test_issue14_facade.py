@@ -1,4 +1,4 @@
-"""The Python store answers replay-selectors and replay-count like the routes (SPEC §1, §5)."""
+"""The Python store answers replay-selectors and replay-count like the routes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The selector ranking (extra §2, SPEC §5): its search language, its window split, its text,
+"""The selector ranking: its search language, its window split, its text,
 and its precomputed counts kept equal to a GROUP BY over the stored click rows through writes,
 replacements, deletions, retention, compaction and a rebuild."""
 
@@ -34,7 +34,7 @@ from replaystore.storage.store import Store
 from tests.conftest import ReplaySpec, fixture_batch, rid
 
 DEAD = "count_dead_clicks"
-# The same answers from every engine the server can run (SPEC §2 `serve --engine`).
+# The same answers from every engine the server can run (`serve --engine`).
 ENGINES = ("duckdb", *(("clickhouse",) if importlib.util.find_spec("chdb") else ()))
 RAGE = "count_rage_clicks"
 
@@ -58,7 +58,7 @@ RAGE = "count_rage_clicks"
         ("count_dead_clicks:<=1", 2, 0, False),
         ("count_dead_clicks:!=1", 2, 0, True),
         ("!count_dead_clicks:>1", 2, 0, False),
-        ("count_dead_clicks:2.9", 2, 0, True),  # read as a float, truncated (extra §2.4)
+        ("count_dead_clicks:2.9", 2, 0, True),  # read as a float, truncated
         ("count_dead_clicks:1 OR count_rage_clicks:1", 0, 1, True),
         ("count_dead_clicks:1 count_rage_clicks:1", 0, 1, False),
         ("count_dead_clicks:1 AND (count_rage_clicks:1 OR count_rage_clicks:0)", 1, 0, True),
@@ -133,7 +133,7 @@ def test_dom_element_order_and_display_names() -> None:
         '[title="T"][component_name="SaveBar"]'
     )
     raw = dict.fromkeys(element, "") | {"tag": "div", "class": [], "title": 'say "hi"]'}
-    assert dom_element(raw) == 'div[title="say "hi"]"]'  # raw values (X4)
+    assert dom_element(raw) == 'div[title="say "hi"]"]'  # raw values
 
 
 # ---- the counts equal a GROUP BY over the click rows -------------------------------------
@@ -187,7 +187,7 @@ def _batch(clicks: list[dict[str, Any]]) -> WriteBatch:
 
 
 def _expected(rows: list[dict], window: Window, envs: set[str] | None = None) -> dict:
-    """extra §2.3 done by hand: group key -> (dead, rage)."""
+    """Sentry's grouping done by hand: group key -> (dead, rage)."""
     groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
         if not r["tag"] or not (window.start <= r["timestamp"] < window.end):

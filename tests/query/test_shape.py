@@ -1,4 +1,4 @@
-"""Summary rows -> response objects: every attribute, nesting, nulls, archived shape (b.2-b.4)."""
+"""Summary rows -> response objects: every attribute, nesting, nulls, archived shape."""
 
 from __future__ import annotations
 

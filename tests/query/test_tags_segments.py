@@ -1,4 +1,4 @@
-"""Tag keys/values and recording segments over hand-made rows (c.6, c.7, c.9, c.10)."""
+"""Tag keys/values and recording segments over hand-made rows."""
 
 from __future__ import annotations
 

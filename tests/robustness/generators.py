@@ -82,7 +82,7 @@ GOOD: dict[str, tuple[str, ...]] = {
     "sentry_key": ("webkey", "shopkey", "gkey"),
     "sentry_version": ("7",),
     "sentry_client": ("sentry.javascript.browser/11.12.0",),
-    # replay-selectors and replay-count (SPEC §5)
+    # replay-selectors and replay-count
     "query": (
         "!count_dead_clicks:0",
         "count_rage_clicks:>1",

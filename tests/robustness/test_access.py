@@ -80,7 +80,7 @@ def test_a_replay_of_project_a_is_not_reachable_through_project_b(live: Live) ->
     assert live.wire.get(f"{SHOP}/{A_REPLAY}/recording-segments/0/").status == 404
     assert live.wire.get(f"{SHOP}/{A_REPLAY}/recording-segments/0/?download").status == 404
     assert live.wire.get(f"{SHOP}/{A_REPLAY}/clicks/").json() == {"data": []}
-    # SPEC §3: a DELETE of an id the project never saw is a 204 and a marker of that project.
+    # A DELETE of an id the project never saw is a 204 and a marker of that project.
     assert live.wire.request("DELETE", f"{SHOP}/{A_REPLAY}/").status == 204
     assert live.app.api.ingest.flush(timeout=60)
     assert _web_state(live) == before

@@ -20,7 +20,7 @@ def _number(key: str, raw: str) -> str:
 
 
 REPLAY_ERRORS = [
-    # parser: unconsumed input (reference §1.1, its two quoted examples)
+    # parser: unconsumed input (Sentry's two quoted examples)
     (
         "(user.email:foo@example.com OR user.email:bar@example.com",
         f"Parse error at '(user.' (column 1). {PARSE}",
@@ -50,7 +50,7 @@ REPLAY_ERRORS = [
     ("has:", 'Invalid format for "has" search: was expecting a field or tag instead'),
     ("is:unresolved", '"is:" queries are not supported in this search.'),
     ("!is:[a, b]", '"is:" queries are not supported in this search.'),
-    # boolean structure (SPEC §3: 400 naming the position)
+    # boolean structure (400 naming the position)
     ("OR a", "Condition is missing on the left side of 'OR' operator (column 1)."),
     ("AND a", "Condition is missing on the left side of 'AND' operator (column 1)."),
     ("a OR", "Condition is missing on the right side of 'OR' operator (column 3)."),
@@ -69,7 +69,7 @@ REPLAY_ERRORS = [
         "(" * 65 + "a" + ")" * 65,
         "Parentheses are nested too deeply (more than 64 levels) at column 65.",
     ),
-    # numbers (reference §2.2, §6.1)
+    # numbers
     ("count_errors:abc", _number("count_errors", "abc")),
     ("count_errors:>abc", _number("count_errors", ">abc")),
     ("count_errors:[1, a]", _number("count_errors", "['1', 'a']")),
@@ -86,7 +86,7 @@ REPLAY_ERRORS = [
         "has:count_errors",
         "Could not parse value for `count_errors`. Detail: Failed to parse float.",
     ),
-    # durations (reference §2.3; SPEC §3 allows sub-second values)
+    # durations (sub-second values allowed)
     ("duration:abc", _number("duration", "abc")),
     ("duration:5y", _number("duration", "5y")),
     ("duration:>5x", _number("duration", ">5x")),
@@ -97,7 +97,7 @@ REPLAY_ERRORS = [
         "1000000000d is too large of a value, the maximum value is 999999999 days",
     ),
     ("!has:duration", "Could not parse value for `duration`. Detail: Failed to parse float."),
-    # UUIDs and IPv4 (backend b.9)
+    # UUIDs and IPv4
     ("id:abc", "Could not parse value for `id`. Detail: Failed to parse uuid."),
     ("id:[abc]", "Could not parse value for `id`. Detail: Failed to parse uuid."),
     ("error_id:123", "Could not parse value for `error_id`. Detail: Failed to parse uuid."),
@@ -121,7 +121,7 @@ REPLAY_ERRORS = [
     ("is_archived:[true]", "Invalid operator specified for `is_archived`"),
     ("is_archived:>1", "Invalid operator specified for `is_archived`"),
     ("has:is_archived", "Invalid operator specified for `is_archived`"),
-    # selectors (backend d.2)
+    # selectors
     ("click.selector:[div, a]", "Invalid operator specified for `click.selector`"),
     ("!dead.selector:[div, a]", "Invalid operator specified for `dead.selector`"),
     ('click.selector:["[alt=x]"]', "Invalid operator specified for `click.selector`"),
@@ -154,7 +154,7 @@ REPLAY_ERRORS = [
     ("!viewed_by_me:true", "Invalid operator specified for `viewed_by_me`"),
     ("seen_by_me:!=true", "Invalid operator specified for `seen_by_me`"),
     ("viewed_by_id:abc", "Could not parse value for `viewed_by_id`. Detail: Failed to parse int."),
-    # extra §4.5: `>` folds into the value of these non-numeric keys, which then fails
+    # `>` folds into the value of these non-numeric keys, which then fails
     ("seen_by_id:>1", "Could not parse value for `seen_by_id`. Detail: Failed to parse int."),
     ("viewed_by_me:<true", "Could not parse value for `viewed_by_me`"),
     # errors inside boolean structure still surface

@@ -312,7 +312,7 @@ ME = [
     ("seen_by_me:TRUE", 8, "2"),
     ("viewed_by_me:false", 8, "13"),
     ("viewed_by_me:true", 9, ""),
-    ("(viewed_by_me:true OR duration:>100000)", 8, "2"),  # inside parentheses too (not X8)
+    ("(viewed_by_me:true OR duration:>100000)", 8, "2"),  # inside parentheses too (unlike Sentry)
 ]
 
 

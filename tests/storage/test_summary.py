@@ -1,4 +1,4 @@
-"""Each summary aggregate computed from hand-made raw rows (backend b.2, SPEC §3)."""
+"""Each summary aggregate computed from hand-made raw rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `viewers` table (SPEC §5 viewed-by): one row per (replay, user), in the replay's month,
+"""The `viewers` table: one row per (replay, user), in the replay's month,
 expired by retention and purged by DELETE with the replay (file scans)."""
 
 from __future__ import annotations

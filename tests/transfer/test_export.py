@@ -1,5 +1,5 @@
 """`replaystore export`: JSONL that re-ingests to the same API answers, Parquet that duckdb
-opens (SPEC §7, issue 16)."""
+opens (issue 16)."""
 
 from __future__ import annotations
 

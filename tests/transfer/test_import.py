@@ -1,4 +1,4 @@
-"""`replaystore import` against a real `replaystore serve` as the source (SPEC §7, issue 16):
+"""`replaystore import` against a real `replaystore serve` as the source (issue 16):
 every list item, details object, segment list, download and click list equal; incremental,
 resumable, rate-limit aware, bounded concurrency."""
 
@@ -184,7 +184,7 @@ class RateLimiter(ThreadingHTTPServer):
     """A proxy on 127.0.0.1 in front of the source: every third request is first refused
     with 429 and `Retry-After: 1`; it records when each refused request came back and how
     many requests were in flight at once. It answers as Sentry does: `sentry_spelling`, and a
-    segment list answered with the segments' bodies (Q8)."""
+    segment list answered with the segments' bodies."""
 
     daemon_threads = True
 
@@ -241,7 +241,7 @@ class _Forward(BaseHTTPRequestHandler):
     def _forward(self, upstream: str) -> tuple[int, dict[str, str], bytes]:
         path = self.path
         if "/recording-segments/?" in path and "download" not in path:
-            path += "&download=1"  # Sentry sends the bodies here too (backend c.6, Q8)
+            path += "&download=1"  # Sentry sends the bodies here too
         request = urllib.request.Request(
             upstream + path,
             headers={"Authorization": self.headers.get("Authorization", "")},
