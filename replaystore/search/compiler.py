@@ -130,7 +130,7 @@ def checked_condition(
     """UUID and IPv4 values: no wildcards, each value validated and normalised."""
     if any(values.is_wildcard(i.text) for i in items):
         raise invalid_operator(key)
-    typed = [Text(parse_value(key, i.text) if i.text else "") for i in items]
+    typed = [Text(parse_value(i.text, key) if i.text else "") for i in items]
     return string_condition(op, typed, some)
 
 
@@ -147,7 +147,7 @@ def numeric_condition(op: str, numbers: list[Decimal], value: exp.Expression) ->
 
 def _numbers(node: FilterNode, field: Field, key: str, items: list[Text]) -> list[Decimal]:
     parse_one = values.seconds if field.kind == "duration" else values.number
-    return [parse_one(key, item.text, display(node)) for item in items]
+    return [parse_one(item.text, key, display(node)) for item in items]
 
 
 # ---- one filter over the replays (either source) or over one click row
@@ -229,7 +229,7 @@ def _numeric(term: Term, target: Target) -> exp.Expression:
 
 
 def _boolean(term: Term, target: Target) -> exp.Expression:
-    wanted = values.boolean(term.key, term.items[0].text) != (term.op == "!=")
+    wanted = values.boolean(term.items[0].text, term.key) != (term.op == "!=")
     value = target.value(term.field)
     return value if wanted else sql.not_(value)
 

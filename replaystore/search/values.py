@@ -1,6 +1,7 @@
 """Typing of value text per field kind: numbers, durations, UUIDs, IPv4, booleans, wildcards.
 
-Error texts are Sentry's.
+Every parser takes the text first and the key (for the error) second, as `ingest.values` does
+with its field names. Error texts are Sentry's.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def could_not_parse(key: str, reason: str) -> SearchError:
     return SearchError(f"Could not parse value for `{key}`. Detail: {reason}")
 
 
-def number(key: str, text: str, raw: str) -> Decimal:
+def number(text: str, key: str, raw: str) -> Decimal:
     """`-?digits[.digits][k|m|b]` (any case suffix); `raw` is what the error message shows."""
     found = _NUMBER.fullmatch(text)
     if found:
@@ -59,7 +60,7 @@ def number(key: str, text: str, raw: str) -> Decimal:
     raise invalid_number(key, raw)
 
 
-def seconds(key: str, text: str, raw: str) -> Decimal:
+def seconds(text: str, key: str, raw: str) -> Decimal:
     """A duration in seconds: `digits[.digits]unit`, or a bare number meaning seconds."""
     found = _DURATION.fullmatch(text)
     if not found:
@@ -67,7 +68,7 @@ def seconds(key: str, text: str, raw: str) -> Decimal:
             raise SearchError("Invalid number")
         if not _NUMBER.fullmatch(text):
             raise invalid_number(key, raw)
-        return number(key, text, raw)
+        return number(text, key, raw)
     value, unit = found.groups()
     result = Decimal(value) * _SECONDS[unit]
     if result > _MAX_SECONDS:
@@ -77,21 +78,21 @@ def seconds(key: str, text: str, raw: str) -> Decimal:
     return result
 
 
-def uuid_hex(key: str, text: str) -> str:
+def uuid_hex(text: str, key: str) -> str:
     """32 lower-case hex digits from a UUID written with or without dashes."""
     if not _UUID.fullmatch(text):
         raise could_not_parse(key, "Failed to parse uuid.")
     return text.replace("-", "").lower()
 
 
-def ipv4(key: str, text: str) -> str:
+def ipv4(text: str, key: str) -> str:
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
         raise could_not_parse(key, "Invalid IPv4") from None
 
 
-def boolean(key: str, text: str) -> bool:
+def boolean(text: str, key: str) -> bool:
     try:
         return _BOOLEANS[text.lower()]
     except KeyError:
