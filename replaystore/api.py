@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from replaystore import job_params as jobs
 from replaystore.catalog import Catalog, Project
 from replaystore.errors import ApiError, NotFound, ReplayStoreError
 from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
@@ -30,7 +31,6 @@ from replaystore.query import (
     clicks,
     data_source,
     events,
-    jobs,
     replay_count,
     replays,
     segments,
@@ -437,7 +437,7 @@ class Api:
         )
         return _paged(req, page, result)
 
-    # -- viewed-by and bulk deletion jobs (logic in query/viewed_by.py, jobs.py) --
+    # -- viewed-by and bulk deletion jobs (logic in query/viewed_by.py, job_params.py) --
 
     def _viewer(self, req: Request) -> int | None:
         """The requesting user for `has_viewed` and `viewed_by_me`; None while the snapshot

@@ -448,7 +448,7 @@ def _token(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     """A bulk deletion job run here: needs the store's writer lock, as ingest does."""
     import replaystore
-    from replaystore.query.jobs import parse_range
+    from replaystore.job_params import parse_range
     from replaystore.storage.store import StoreNotFound
 
     parse_range(args.start, args.end)  # bad input fails before the store is opened

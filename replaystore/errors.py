@@ -42,6 +42,11 @@ class SearchError(ReplayStoreError):
         self.position = position
 
 
+class QueryError(ReplayStoreError):
+    """A question the query stage cannot answer as asked (a malformed tag key, an unknown
+    sort): always a 400. The query stage raises this, never `ApiError`."""
+
+
 class ApiError(ReplayStoreError):
     """A request was refused; `status` says how (400, 401, 403, 404, 405, 413, 503)."""
 

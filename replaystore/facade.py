@@ -500,7 +500,7 @@ class ReplayStore:
         `environments`, when given) that matches `query` (the replay list's search), each
         exactly as `delete_replay` does: a bulk deletion job run to completion here.
         Returns the job as the API shows it; `countDeleted` is how many were deleted."""
-        from replaystore.query.jobs import job_object, parse_range
+        from replaystore.job_params import job_object, parse_range
         from replaystore.storage.delete_jobs import delete_matching
 
         self._open()

@@ -170,3 +170,45 @@ def test_a_module_that_fails_alone_is_reported(tmp_path):
     assert set(failed) == {"pkg.a", "pkg.b"}
     assert "partially initialized" in failed["pkg.a"]
     assert find_cycle(import_graph(root)) == ["pkg.a", "pkg.b", "pkg.a"]
+
+
+# The api layer (request syntax, HTTP errors) sits above the stages; none of them reaches up.
+API_LAYER = {"replaystore.api", "replaystore.params", "replaystore.job_params", "replaystore.wsgi"}
+STAGES = (
+    "replaystore.fields",
+    "replaystore.ingest",
+    "replaystore.storage",
+    "replaystore.search",
+    "replaystore.query",
+    "replaystore.engines",
+)
+
+
+def _names_imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_no_stage_imports_the_api_layer():
+    graph = import_graph(PACKAGE)
+    reaching_up = {
+        name: sorted(graph[name] & API_LAYER)
+        for name in graph
+        if name.startswith(STAGES) and graph[name] & API_LAYER
+    }
+    assert reaching_up == {}
+
+
+def test_the_query_stage_raises_no_api_error():
+    """Request syntax and HTTP statuses are the api layer's: `query/` raises its own errors."""
+    modules = module_names(PACKAGE)
+    users = sorted(
+        name
+        for name, path in modules.items()
+        if name.startswith("replaystore.query")
+        and {"replaystore.errors.ApiError", "replaystore.errors.NotFound"} & _names_imported(path)
+    )
+    assert users == []

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from replaystore.errors import ApiError
+from replaystore.errors import QueryError
 from replaystore.fields.registry import LIST_TAG_KEYS, SCALAR_TAG_KEYS
 from replaystore.fields.shape import iso
 from replaystore.query.common import (
@@ -89,7 +89,7 @@ def parse_tag_key(key: str) -> str:
     """The tag key of a `key` path segment (`tags[k]` allowed), or 400 as Sentry words it."""
     inner = key[5:-1] if key.startswith("tags[") and key.endswith("]") else key
     if not _TAG_KEY.match(inner):
-        raise ApiError(f'Invalid tag key format for "{key}"')
+        raise QueryError(f'Invalid tag key format for "{key}"')
     return inner
 
 
@@ -127,7 +127,7 @@ def tag_values(
 ) -> Paged:
     """Values of one tag key with distinct-replay `count`, `firstSeen` and `lastSeen`."""
     if sort not in VALUE_SORTS:
-        raise ApiError("Invalid sort parameter. Please use one of: -last_seen or -count")
+        raise QueryError("Invalid sort parameter. Please use one of: -last_seen or -count")
     key = parse_tag_key(key)
     if key in EMPTY_KEYS:
         return Paged([], False)

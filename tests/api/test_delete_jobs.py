@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 import replaystore
 from replaystore.catalog import Catalog
 from replaystore.cli import main
-from replaystore.query.jobs import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
+from replaystore.job_params import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
 from replaystore.storage import delete_jobs
 from replaystore.storage.store import Store
 from replaystore.wsgi import make_app

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from replaystore.errors import ApiError
+from replaystore.errors import QueryError
 from replaystore.query import segments, tags
 from replaystore.query.common import Page, Window
 from tests.query.duck import T0, DuckExecutor
@@ -86,7 +86,7 @@ def test_tag_values(key: str, kwargs: dict, expected: list) -> None:
     ],
 )
 def test_tag_value_errors(key: str, sort: str, detail: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(QueryError) as caught:
         tags.tag_values(ENGINE, key, project_ids=[1], window=WINDOW, sort=sort)
     assert caught.value.detail == detail
 

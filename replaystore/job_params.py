@@ -1,5 +1,5 @@
-"""The bulk deletion job routes' request handling: validation with
-DRF's texts, the job object, and the page-number paging of the job list."""
+"""Request handling of the bulk deletion job routes (the api layer, beside `params.py`):
+body validation with DRF's texts, the job object, and the page-number paging of the job list."""
 
 from __future__ import annotations
 
