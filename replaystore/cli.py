@@ -243,8 +243,8 @@ def _fail(message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from replaystore.server import serve
     from replaystore.server_limits import ServerLimits
-    from replaystore.wsgi import serve
 
     if args.no_auth and not ipaddress.ip_address(_resolve(args.host)).is_loopback:
         print("error: --no-auth is only allowed on a loopback address", file=sys.stderr)
@@ -483,7 +483,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     from replaystore.demo import watch_urls
-    from replaystore.wsgi import serve
+    from replaystore.server import serve
 
     base = f"http://{args.host}:{args.port}"
     replays, replay = watch_urls(base)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from replaystore.wsgi import make_app
+from replaystore.server import make_app
 from tests.conftest import ORG, FixtureStore, build_store, serving
 from tests.s3server import S3Server
 

@@ -9,8 +9,9 @@ import orjson
 import pytest
 import requests
 
+from replaystore.server import make_app
 from replaystore.storage.store import Store
-from replaystore.wsgi import MAX_BODY, make_app
+from replaystore.wsgi import MAX_BODY
 from tests.api.conftest import Client
 from tests.conftest import ORG, REPLAYS, FixtureStore, build_store, rid, serving
 

@@ -18,9 +18,9 @@ import replaystore
 from replaystore.catalog import Catalog
 from replaystore.cli import main
 from replaystore.job_params import BAD_DATETIME, JOB_NOT_FOUND, NUL, RANGE_ORDER, REQUIRED
+from replaystore.server import make_app
 from replaystore.storage import delete_jobs
 from replaystore.storage.store import Store
-from replaystore.wsgi import make_app
 from tests.api.conftest import Client
 from tests.conftest import BASE, ORG, REPLAYS, FixtureStore, ReplaySpec, build_store, rid, serving
 from tests.robustness.scan import find

@@ -10,8 +10,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from replaystore.server import make_app
 from replaystore.web.pages import PAGES
-from replaystore.wsgi import ROUTES, make_app
+from replaystore.wsgi import ROUTES
 from tests.api.conftest import Client
 from tests.conftest import ORG, REPLAYS, build_store, serving
 

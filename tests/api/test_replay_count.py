@@ -13,9 +13,9 @@ import pytest
 
 from replaystore.catalog import Catalog
 from replaystore.fields import schema
+from replaystore.server import make_app
 from replaystore.storage.batch import WriteBatch
 from replaystore.storage.store import Store
-from replaystore.wsgi import make_app
 from tests.api.conftest import Client
 from tests.conftest import BASE, PROJECTS, ReplaySpec, fixture_batch, rid, serving
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from replaystore.wsgi import make_app
+from replaystore.server import make_app
 from tests.api.conftest import Client
 from tests.conftest import BASE, ReplaySpec, build_store, serving
 

@@ -11,8 +11,8 @@ import pytest
 from replaystore.catalog import Catalog
 from replaystore.cli import main
 from replaystore.query.viewed_by import NO_USER
+from replaystore.server import make_app
 from replaystore.storage.store import Store
-from replaystore.wsgi import make_app
 from tests.api.conftest import Client
 from tests.conftest import ORG, OTHER_ORG, REPLAYS, FixtureStore, build_store, rid, serving
 from tests.robustness.scan import find

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from replaystore.wsgi import make_app
+from replaystore.server import make_app
 from tests.api.conftest import Client
 from tests.api.test_recordings_clicks_tags import (  # noqa: F401 - collected again here
     test_clicks,

@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from replaystore.catalog import Catalog
 from replaystore.ingest.journal import read_records
+from replaystore.server import make_app
 from replaystore.storage.store import Store
-from replaystore.wsgi import make_app
 from tests.conftest import serving
 from tests.ingest.test_store_failures import read_only_folder
 from tests.robustness.envelopes import assemble, valid_envelope

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from replaystore.wsgi import WsgiApp, make_app
+from replaystore.server import make_app
+from replaystore.wsgi import WsgiApp
 from tests.conftest import ORG, FixtureStore, build_store, serving
 from tests.robustness.wire import Wire
 

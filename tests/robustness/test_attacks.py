@@ -22,9 +22,9 @@ from prometheus_client import generate_latest
 
 from replaystore.fields import schema
 from replaystore.metrics import REGISTRY
+from replaystore.server import make_app
 from replaystore.storage.batch import Blob, WriteBatch
 from replaystore.storage.store import Store
-from replaystore.wsgi import make_app
 from tests.conftest import BASE, ReplaySpec, build_store, rid, serving
 from tests.robustness.conftest import Live
 from tests.robustness.envelopes import frame, replay_event

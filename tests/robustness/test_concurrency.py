@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from replaystore.server import make_app
 from replaystore.storage.store import Store
-from replaystore.wsgi import make_app
 from tests.conftest import ORG, build_store, serving
 from tests.robustness.envelopes import assemble, valid_envelope
 from tests.robustness.wire import Wire, query_string

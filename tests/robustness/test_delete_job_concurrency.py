@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from replaystore.wsgi import make_app
+from replaystore.server import make_app
 from tests.conftest import ORG, ReplaySpec, build_store, serving
 from tests.robustness.conftest import Live
 from tests.robustness.envelopes import assemble, valid_envelope

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from replaystore.wsgi import make_app
+from replaystore.server import make_app
 from tests.conftest import ORG, build_store, rid, serving
 from tests.robustness.budget import fuzz_settings
 from tests.robustness.conftest import Live

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from replaystore.wsgi import make_app
+from replaystore.server import make_app
 from tests.conftest import build_store, serving
 from tests.robustness.envelopes import assemble, costly_cases, valid_envelope
 from tests.robustness.wire import Wire, check_answer

@@ -15,12 +15,12 @@ import s3fs
 import replaystore
 from replaystore.catalog import Catalog
 from replaystore.cli import main
+from replaystore.server import make_app
 from replaystore.storage.maintenance import Maintenance
 from replaystore.storage.objectstore import StorageConfig
 from replaystore.storage.retention import expire
 from replaystore.storage.store import Store, StoreNotFound, StoreUnreachable
 from replaystore.writer import journal_dir
-from replaystore.wsgi import make_app
 from tests.conftest import ORG, FixtureStore, fixture_batch, rid, serving
 from tests.s3server import S3Server
 from tests.storage import rows as R

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from replaystore.server import make_app
 from replaystore.storage.store import Store
 from replaystore.web import pages
 from replaystore.writer import SyncIngest
-from replaystore.wsgi import make_app
 from tests.conftest import ORG, OTHER_ORG, PROJECTS, REPLAYS, FixtureStore, rid, serving
 
 PAGE_PATHS = ("/", f"/replays/web/{rid(1)}/", "/selectors/")
