@@ -22,6 +22,7 @@ from replaystore.ingest import EnvelopeInput, dsn_public_key, envelope_headers
 from replaystore.ingest.limits import GLOBAL_BUDGET
 from replaystore.params import (
     LIST_DAYS,
+    LIST_LIMIT,
     RETENTION_DAYS,
     parse_fields,
     parse_page,
@@ -39,6 +40,7 @@ from replaystore.query import (
     viewed_by,
 )
 from replaystore.query.common import (
+    MAX_PAGE,
     Executor,
     Page,
     Paged,
@@ -237,7 +239,7 @@ class Api:
 
     def list_replays(self, req: Request) -> Response:
         project_ids = self._selected(req)
-        page = _page(req, default_limit=10)
+        page = _page(req, default_limit=LIST_LIMIT)
         sort = req.arg("sort") or req.arg("sortBy") or req.arg("orderBy") or replays.DEFAULT_SORT
         result = replays.list_replays(
             self.engine,
@@ -286,7 +288,7 @@ class Api:
 
     def recording_segments(self, req: Request) -> Response:
         project, replay_id = self._project(req), _replay_id(req)
-        page = _page(req, default_limit=100)
+        page = _page(req, default_limit=MAX_PAGE)
         window = _window(req, RETENTION_DAYS)
         result = segments.list_segments(
             self.engine, project.id, replay_id, window=window, page=page
@@ -315,7 +317,7 @@ class Api:
 
     def clicks(self, req: Request) -> Response:
         project, replay_id = self._project(req), _replay_id(req)
-        page = _page(req, default_limit=100)
+        page = _page(req, default_limit=MAX_PAGE)
         result = clicks.list_clicks(
             self.engine,
             project.id,
@@ -329,7 +331,7 @@ class Api:
     # -- tags ----------------------------------------------------------------------------
 
     def _tag_keys(self, req: Request, project_ids: list[int]) -> Response:
-        page = _page(req, default_limit=100)
+        page = _page(req, default_limit=MAX_PAGE)
         result = tags.tag_keys(
             self.engine,
             project_ids=project_ids,
@@ -340,7 +342,7 @@ class Api:
         return _paged(req, page, result, wrap=False)
 
     def _tag_values(self, req: Request, project_ids: list[int]) -> Response:
-        page = _page(req, default_limit=100)
+        page = _page(req, default_limit=MAX_PAGE)
         result = tags.tag_values(
             self.engine,
             req.params["key"],
@@ -373,7 +375,7 @@ class Api:
     def replay_selectors(self, req: Request) -> Response:
         """The dead/rage click selector ranking; `sortBy`/`orderBy` are ignored."""
         project_ids = self._selected(req)
-        page = _page(req, default_limit=100)
+        page = _page(req, default_limit=MAX_PAGE)
         result = selectors.list_selectors(
             self.engine,
             project_ids=project_ids,
@@ -427,7 +429,7 @@ class Api:
         ids = {replay_id_or_none(value.strip()) for value in listed.split(",")} - {None}
         projects = self._org_projects(req)
         chosen = set(self._selected(req))
-        page = _page(req, default_limit=100)
+        page = _page(req, default_limit=MAX_PAGE)
         result = events.events_meta(
             self.engine,
             sorted(i for i in ids if i),

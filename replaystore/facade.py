@@ -39,6 +39,7 @@ from replaystore.errors import (
 from replaystore.ingest import EnvelopeInput, build_batch, parse_jsonl
 from replaystore.params import (
     LIST_DAYS,
+    LIST_LIMIT,
     RETENTION_DAYS,
     parse_fields,
     parse_page,
@@ -275,7 +276,7 @@ class ReplayStore:
         stats_period: Period = None,
         start: Moment = None,
         end: Moment = None,
-        limit: int = 10,
+        limit: int = LIST_LIMIT,
         offset: int = 0,
         fields: str | Iterable[str] | None = None,
     ) -> list[dict[str, Any]]:
@@ -385,7 +386,7 @@ class ReplayStore:
         self,
         *,
         projects: int | Iterable[int] | None = None,
-        stats_period: Period = "7d",
+        stats_period: Period = None,
         start: Moment = None,
         end: Moment = None,
     ) -> list[dict[str, Any]]:
@@ -398,7 +399,7 @@ class ReplayStore:
         key: str,
         *,
         projects: int | Iterable[int] | None = None,
-        stats_period: Period = "7d",
+        stats_period: Period = None,
         start: Moment = None,
         end: Moment = None,
     ) -> list[dict[str, Any]]:
@@ -418,11 +419,11 @@ class ReplayStore:
         self,
         *,
         projects: int | Iterable[int] | None = None,
-        stats_period: Period = "90d",
+        stats_period: Period = None,
         query: str = "",
         sort: str = selectors.DEFAULT_SORT,
         environments: Iterable[str] = (),
-        limit: int = 100,
+        limit: int = MAX_PAGE,
     ) -> list[dict[str, Any]]:
         """Elements ranked by their dead/rage clicks, as `replay-selectors` answers them."""
         window = _window(stats_period, None, None, days=RETENTION_DAYS)
@@ -441,7 +442,7 @@ class ReplayStore:
         query: str,
         *,
         projects: int | Iterable[int] | None = None,
-        stats_period: Period = "90d",
+        stats_period: Period = None,
         return_ids: bool = False,
         issue_resolver: replay_count.IssueResolver | None = None,
     ) -> dict[str, Any]:

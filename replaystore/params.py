@@ -13,6 +13,7 @@ from replaystore.query.common import MAX_PAGE, Page, Window
 
 LIST_DAYS = 7  # default window of the list and tag routes
 RETENTION_DAYS = 90  # default window of the single-replay routes
+LIST_LIMIT = 10  # the seed's default page of the list; every other route pages by MAX_PAGE
 _PERIOD = re.compile(r"^(\d{1,12})([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
