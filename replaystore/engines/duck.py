@@ -14,11 +14,11 @@ from sqlglot import exp
 
 from replaystore.engines.result_cache import ResultCache, enabled_by_default, params_key
 from replaystore.errors import QueryLimitError
+from replaystore.fields.sql import DIALECT
 from replaystore.storage.snapshot import Snapshot
 from replaystore.storage.store import Store
 from replaystore.storage.views import (
     ALL_VIEWS,
-    DIALECT,
     register_views,
     snapshot_files,
     views_used,

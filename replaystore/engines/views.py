@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.fields.schema import REPLAY_KEY
 from replaystore.storage.layout import RAW_TABLES, table_schema
 from replaystore.storage.snapshot import Snapshot
-from replaystore.storage.views import KEY, TAG_CARRIED
+from replaystore.storage.views import TAG_CARRIED
 
 # view name -> stored table it reads
 SCANNED: dict[str, str] = {t: t for t in RAW_TABLES} | {
@@ -53,8 +54,8 @@ def _cols(names: Iterable[str], table: str | None = None) -> list[exp.Column]:
 
 def not_superseded(base: str, names: list[str], recent: str = "replays_recent") -> exp.Select:
     """Rows of `base` whose replay the recent tier does not hold."""
-    key = exp.Tuple(expressions=_cols(KEY))
-    held = exp.select(*_cols(KEY)).from_(recent)
+    key = exp.Tuple(expressions=_cols(REPLAY_KEY))
+    held = exp.select(*_cols(REPLAY_KEY)).from_(recent)
     kept = exp.In(this=key, query=held.subquery()).not_()
     return exp.select(*_cols(names)).from_(base).where(kept)
 
@@ -63,7 +64,7 @@ def newest_recent(names: list[str], recent: str = "replays_recent") -> exp.Selec
     """The recent tier's newest summary row per replay (the newest `updated_at` wins)."""
     rank = exp.Window(
         this=exp.RowNumber(),
-        partition_by=_cols(KEY),
+        partition_by=_cols(REPLAY_KEY),
         order=exp.Order(expressions=[exp.Ordered(this=exp.column("updated_at"), desc=True)]),
     )
     ranked = exp.select(*_cols(names), exp.alias_(rank, _RANK)).from_(recent)

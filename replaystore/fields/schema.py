@@ -230,12 +230,15 @@ TABLES: dict[str, pa.Schema] = {
     "selectors": SELECTOR_COUNTS,
 }
 
+# A replay's identity in every table.
+REPLAY_KEY: tuple[str, ...] = ("project_id", "replay_id")
+
 # Upsert keys: a row whose key is already stored is not written again.
 KEYS: dict[str, tuple[str, ...]] = {
-    "segments": ("project_id", "replay_id", "segment_id"),
-    "clicks": ("project_id", "replay_id", "event_hash"),
-    "links": ("project_id", "replay_id", "event_id"),
-    "archives": ("project_id", "replay_id"),
-    "viewers": ("project_id", "replay_id", "viewer_id"),
-    "replays": ("project_id", "replay_id"),
+    "segments": (*REPLAY_KEY, "segment_id"),
+    "clicks": (*REPLAY_KEY, "event_hash"),
+    "links": (*REPLAY_KEY, "event_id"),
+    "archives": REPLAY_KEY,
+    "viewers": (*REPLAY_KEY, "viewer_id"),
+    "replays": REPLAY_KEY,
 }

@@ -15,6 +15,8 @@ from deltalake import DeltaTable, WriterProperties, write_deltalake
 from sqlglot import exp
 
 from replaystore.fields import schema
+from replaystore.fields.schema import REPLAY_KEY
+from replaystore.fields.sql import DIALECT
 from replaystore.storage import selector_counts
 from replaystore.storage.core import StoreCore
 from replaystore.storage.layout import RAW_TABLES
@@ -27,7 +29,7 @@ from replaystore.storage.properties import (
 )
 from replaystore.storage.tables import COMMIT, retry_on_conflict
 from replaystore.storage.tag_index import index_rows
-from replaystore.storage.views import DIALECT, KEY, newest_recent, not_superseded
+from replaystore.storage.views import newest_recent, not_superseded
 
 # The base is sorted newest first, not by project first: the default list (every project
 # of an org, `-started_at`) then finds its page in the first row group of the month instead
@@ -112,7 +114,7 @@ def fold_plan(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
     superseded = (
         exp.select(exp.column("month", table="b"), exp.column("started_at", table="b"))
         .from_(exp.to_table("replays_base").as_("b"))
-        .join(exp.to_table("replays_recent").as_("r"), using=list(KEY), join_type="semi")
+        .join(exp.to_table("replays_recent").as_("r"), using=list(REPLAY_KEY), join_type="semi")
     )
     query = (
         exp.select("month", exp.Min(this=exp.column("started_at")))

@@ -9,6 +9,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from replaystore.fields import schema
+from replaystore.fields.schema import REPLAY_KEY
+from replaystore.fields.sql import DIALECT
 from replaystore.storage import selector_counts
 from replaystore.storage.blobs import Purge
 from replaystore.storage.core import StoreCore
@@ -16,7 +18,6 @@ from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import partition_month
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, delete_rows
-from replaystore.storage.views import DIALECT
 
 PURGED = ("segments", "clicks", "links", "viewers")
 
@@ -50,7 +51,7 @@ def delete_replay(
                     "month": pa.array(months[table], pa.string()),
                 }
             )
-            delete_rows(store.tables[table], rows, ("project_id", "replay_id"))
+            delete_rows(store.tables[table], rows, REPLAY_KEY)
         if archived is not None:
             append(store.tables["replays_recent"], archived)
         selector_counts.record(store, purged_counts)
@@ -75,7 +76,7 @@ def purge_blobs(store: StoreCore, replays: set[tuple[int, str]], when: datetime)
             "month": pa.array([m for _ in keys for m in months], pa.string()),
         }
     )
-    delete_rows(index, rows, ("project_id", "replay_id"))
+    delete_rows(index, rows, REPLAY_KEY)
     store.blobs.purge_legacy(replays)
     return purge
 

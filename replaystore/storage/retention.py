@@ -18,6 +18,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
+from replaystore.fields.schema import REPLAY_KEY
 from replaystore.fields.sql import DIALECT
 from replaystore.storage import selector_counts
 from replaystore.storage.delete import purge_blobs
@@ -25,7 +26,7 @@ from replaystore.storage.layout import ALL_TABLES, RAW_TABLES
 from replaystore.storage.properties import writer_properties
 from replaystore.storage.store import SCAN_CONFIG
 from replaystore.storage.tables import COMMIT, merge_predicate, retry_on_conflict
-from replaystore.storage.views import KEY, register_views
+from replaystore.storage.views import register_views
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
@@ -82,7 +83,7 @@ def _expired_keys(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> list[tupl
     """Replays with any row older than the cutoff: they all started before it."""
     older = exp.Literal.string(cutoff.isoformat())
     parts = [
-        exp.select(*KEY)
+        exp.select(*REPLAY_KEY)
         .from_(view)
         .where(exp.LT(this=exp.column(AGE_COLUMN.get(view, "started_at")), expression=older))
         for view in ("segments", "clicks", "links", "replays")
@@ -124,7 +125,7 @@ def _remove(dt: DeltaTable, table: str, keys: pa.Table, cutoff: datetime) -> Non
     def run() -> None:
         dt.merge(
             keys,
-            merge_predicate(rest, KEY),
+            merge_predicate(rest, REPLAY_KEY),
             source_alias="s",
             target_alias="t",
             writer_properties=props,

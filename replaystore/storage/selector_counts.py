@@ -29,10 +29,11 @@ from sqlglot import exp
 
 from replaystore.fields import schema
 from replaystore.fields.clicks import ELEMENT, FLAGS
+from replaystore.fields.schema import REPLAY_KEY
 from replaystore.fields.sql import DIALECT
 from replaystore.storage.properties import WRITER_PROPERTIES
 from replaystore.storage.tables import COMMIT, append, retry_on_conflict
-from replaystore.storage.views import KEY, register_views
+from replaystore.storage.views import register_views
 
 if TYPE_CHECKING:
     from replaystore.storage.store import Store
@@ -155,7 +156,7 @@ def stored_clicks(con: duckdb.DuckDBPyConnection, keys: Iterable[tuple[int, str]
     if not pairs:
         return schema.CLICKS.empty_table()
     wanted = exp.In(
-        this=exp.Tuple(expressions=[exp.column(k) for k in KEY]),
+        this=exp.Tuple(expressions=[exp.column(k) for k in REPLAY_KEY]),
         expressions=[
             exp.Tuple(expressions=[exp.convert(p), exp.Literal.string(r)]) for p, r in pairs
         ],

@@ -15,10 +15,11 @@ from sqlglot import exp
 
 from replaystore.fields import schema
 from replaystore.fields import summary as formulas
+from replaystore.fields.schema import REPLAY_KEY
 from replaystore.fields.sentry import TRANSACTION_TAG
 from replaystore.fields.sql import DIALECT, col
 from replaystore.fields.summary import func, list_agg
-from replaystore.storage.views import KEY, duckdb_type
+from replaystore.storage.views import duckdb_type
 
 TOUCHED = "touched"
 
@@ -28,12 +29,12 @@ def _of_touched(view: str) -> exp.Select:
     return (
         exp.select(exp.Star())
         .from_(exp.to_table(view))
-        .join(exp.to_table(TOUCHED), using=list(KEY), join_type="semi")
+        .join(exp.to_table(TOUCHED), using=list(REPLAY_KEY), join_type="semi")
     )
 
 
 def _keys() -> list[exp.Column]:
-    return [col(k) for k in KEY]
+    return [col(k) for k in REPLAY_KEY]
 
 
 def _aggregates(view: str, alias: str, columns: dict[str, formulas.Formula]) -> exp.Select:
@@ -93,7 +94,7 @@ def _archived() -> exp.Select:
 
 def _joined() -> exp.Select:
     """Every aggregate per replay with segment 0, before the archived shape is applied."""
-    using = list(KEY)
+    using = list(REPLAY_KEY)
     joined = [exp.alias_(formula(), name) for name, formula in formulas.JOINED.items()]
     return (
         exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("s")), *joined)

@@ -9,12 +9,11 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from replaystore.fields.schema import REPLAY_KEY
 from replaystore.fields.sql import DIALECT
 from replaystore.storage.layout import RAW_TABLES, table_schema
 from replaystore.storage.objectstore import attach_files
 from replaystore.storage.snapshot import Snapshot
-
-KEY = ("project_id", "replay_id")
 
 
 def duckdb_type(t: pa.DataType) -> exp.DataType:
@@ -84,7 +83,7 @@ def newest_per_replay(source: exp.Expression) -> exp.Select:
     """Rows of source with only the newest `updated_at` per (project_id, replay_id)."""
     rank = exp.Window(
         this=exp.RowNumber(),
-        partition_by=[exp.column(k) for k in KEY],
+        partition_by=[exp.column(k) for k in REPLAY_KEY],
         order=exp.Order(expressions=[exp.Ordered(this=exp.column("updated_at"), desc=True)]),
     )
     return (
@@ -99,7 +98,7 @@ def not_superseded(base: str, recent: str = "replays_recent") -> exp.Select:
     return (
         exp.select(exp.Star())
         .from_(exp.to_table(base).as_("b"))
-        .join(exp.to_table(recent).as_("r"), using=list(KEY), join_type="anti")
+        .join(exp.to_table(recent).as_("r"), using=list(REPLAY_KEY), join_type="anti")
     )
 
 

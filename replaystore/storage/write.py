@@ -12,6 +12,8 @@ from prometheus_client import Histogram
 from sqlglot import exp
 
 from replaystore.fields import schema
+from replaystore.fields.schema import REPLAY_KEY
+from replaystore.fields.sql import DIALECT
 from replaystore.metrics import REGISTRY
 from replaystore.storage import selector_counts
 from replaystore.storage.batch import WriteBatch
@@ -21,7 +23,6 @@ from replaystore.storage.layout import RAW_TABLES
 from replaystore.storage.properties import partition_months, writer_properties
 from replaystore.storage.summary import compute_summaries
 from replaystore.storage.tables import append, merge_rows
-from replaystore.storage.views import DIALECT, KEY
 
 # Replays last at most one hour: a replay's rows lie in the months of its
 # touched rows widened by this much, which bounds the partitions a write has to read.
@@ -145,10 +146,10 @@ def _stored(view: str, keys: set[Key], columns: tuple[str, ...]) -> exp.Select:
 
 def _not_archived(query: exp.Select, keys: set[Key]) -> exp.Select:
     # Rows of a deleted replay are never stored again (a deletion really purges, docs/decisions.md).
-    archived = _stored("archives", keys, KEY)
+    archived = _stored("archives", keys, REPLAY_KEY)
     return query.join(
         exp.Subquery(this=archived, alias=exp.TableAlias(this=exp.to_identifier("a"))),
-        using=list(KEY),
+        using=list(REPLAY_KEY),
         join_type="anti",
         copy=False,
     )
@@ -209,7 +210,8 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Select, table_schema: pa.S
 
 
 def _archived_keys(con: duckdb.DuckDBPyConnection, keys: set[Key]) -> set[Key]:
-    rows = con.execute(_stored("archives", keys, KEY).sql(dialect=DIALECT, copy=False)).fetchall()
+    query = _stored("archives", keys, REPLAY_KEY)
+    rows = con.execute(query.sql(dialect=DIALECT, copy=False)).fetchall()
     return {(int(p), str(r)) for p, r in rows}
 
 
