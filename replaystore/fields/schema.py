@@ -230,6 +230,17 @@ TABLES: dict[str, pa.Schema] = {
     "selectors": SELECTOR_COUNTS,
 }
 
+# The summary columns with min/max stats in the Delta log (storage/properties.py): the times
+# every window prunes by, and the two numbers sorted most often.
+SUMMARY_STATS_COLUMNS: tuple[str, ...] = (
+    "project_id",
+    "started_at",
+    "finished_at",
+    "updated_at",
+    "duration",
+    "count_errors",
+)
+
 # A replay's identity in every table.
 REPLAY_KEY: tuple[str, ...] = ("project_id", "replay_id")
 

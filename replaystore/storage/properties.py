@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import BloomFilterProperties, ColumnProperties, WriterProperties
 
+from replaystore.fields.schema import SUMMARY_STATS_COLUMNS
 from replaystore.storage.layout import SUMMARY_TABLES
 
 ROW_GROUP_ROWS = 122_880
@@ -90,17 +91,17 @@ def writer_properties(table: str) -> WriterProperties:
 # Only these columns get min/max stats in the Delta log, so ids and personal data never enter
 # `_delta_log`; random ids gain nothing from stats, the bloom filter
 # prunes them instead.
-STATS_COLUMNS: dict[str, str] = {
-    "segments": "project_id,timestamp,segment_id",
-    "clicks": "project_id,timestamp",
-    "links": "project_id,timestamp",
-    "archives": "project_id,timestamp",
-    "viewers": "project_id,timestamp",
-    "replays": "project_id,started_at,finished_at,updated_at,duration,count_errors",
-    "replays_recent": "project_id,started_at,finished_at,updated_at,duration,count_errors",
-    "tags": "project_id,started_at",
-    "recordings": "project_id,written_at",
-    "selectors": "project_id,day,flagged",
+STATS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "segments": ("project_id", "timestamp", "segment_id"),
+    "clicks": ("project_id", "timestamp"),
+    "links": ("project_id", "timestamp"),
+    "archives": ("project_id", "timestamp"),
+    "viewers": ("project_id", "timestamp"),
+    "replays": SUMMARY_STATS_COLUMNS,
+    "replays_recent": SUMMARY_STATS_COLUMNS,
+    "tags": ("project_id", "started_at"),
+    "recordings": ("project_id", "written_at"),
+    "selectors": ("project_id", "day", "flagged"),
 }
 
 
@@ -115,7 +116,7 @@ LOG_CLEANUP_OFF = {"delta.enableExpiredLogCleanup": "false"}
 def table_configuration(table: str) -> dict[str, str | None]:
     """The Delta table properties a table is created with."""
     return {
-        "delta.dataSkippingStatsColumns": STATS_COLUMNS[table],
+        "delta.dataSkippingStatsColumns": ",".join(STATS_COLUMNS[table]),
         "delta.targetFileSize": str(TARGET_FILE_BYTES),
         **LOG_CLEANUP_OFF,
     }
